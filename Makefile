@@ -1,0 +1,155 @@
+# Makefile - every entry point of the workbook.  `make help` lists them.
+#
+# Builds are out of tree.  Three builds of the same sources exist:
+#   $(SUBBUILD) (build/)       the student's TODO files, taken from $(SUBMISSION)
+#   build/ref/                 the reference solutions (solutions/)
+#   build/memcheck/            the reference under ASan + UBSan
+# The TODO files are copied into the build folder before they are compiled,
+# so they always compile against the trusted headers in skeletons/, never
+# against a copy that sits beside them.
+
+SUBMISSION ?= skeletons
+SUBBUILD   ?= build
+REFBUILD   := build/ref
+MEMBUILD   := build/memcheck
+# Extra arguments for the test binaries, e.g. make ex01 TESTARGS='--filter ex01_order/*'
+TESTARGS   ?=
+
+CC      := gcc
+PKGS    := libevent criterion jansson
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
+               -Iharness/common
+WARN        := -Wall -Wextra -Wpedantic
+STRICT      := $(WARN) -Werror
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer -O1
+
+# ---- exercises --------------------------------------------------------------
+# For each exercise: its folder, the files students edit (TODO), the given
+# sources, the CLI's main, and the test sources.
+EXERCISES  := ex01
+
+ex01_DIR   := ex01_comparison
+ex01_TODO  := ex01.c
+ex01_GIVEN := ex01_util.c
+ex01_MAIN  := ex01_main.c
+ex01_TESTS := harness/ex01_comparison/test_ex01.c
+
+COMMON_SRC := harness/common/fixture_server.c
+
+# ---- build rules, one set per build ----------------------------------------
+# $(call BUILD_RULES,build-dir,todo-source-root,todo-flags,extra-flags)
+define BUILD_RULES
+$(1)/src/%.c: $(2)/%.c
+	@mkdir -p $$(@D)
+	@{ printf '#line 1 "%s"\n' "$$<"; cat "$$<"; } > $$@
+
+$(1)/obj/todo/%.o: $(1)/src/%.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(BASE_CFLAGS) $(4) $(3) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) $$(PKG_CFLAGS) -c $$< -o $$@
+
+$(1)/obj/given/%.o: %.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(BASE_CFLAGS) $(4) $$(STRICT) -Iskeletons/$$(notdir $$(patsubst %/,%,$$(dir $$*))) $$(PKG_CFLAGS) -c $$< -o $$@
+endef
+
+# $(call EXERCISE_RULES,ex,build-dir,extra-ldflags)
+define EXERCISE_RULES
+$(2)/bin/test-$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
+                    $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
+                    $(addprefix $(2)/obj/given/,$($(1)_TESTS:.c=.o) $(COMMON_SRC:.c=.o))
+	@mkdir -p $$(@D)
+	$$(CC) $(3) $$^ -o $$@ $$(PKG_LIBS)
+
+$(2)/bin/$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
+               $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o) $($(1)_MAIN:.c=.o)) \
+               $(addprefix $(2)/obj/given/,$(COMMON_SRC:.c=.o))
+	@mkdir -p $$(@D)
+	$$(CC) $(3) $$^ -o $$@ $$(PKG_LIBS)
+endef
+
+$(eval $(call BUILD_RULES,$(SUBBUILD),$(SUBMISSION),$(WARN),))
+$(eval $(call BUILD_RULES,$(REFBUILD),solutions,$(STRICT),))
+$(eval $(call BUILD_RULES,$(MEMBUILD),solutions,$(STRICT),$(SAN_FLAGS)))
+$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD),)))
+$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(REFBUILD),)))
+$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(MEMBUILD),$(SAN_FLAGS))))
+
+# Tools that do not depend on a submission.
+build/bin/delay-server: harness/common/delay_server_main.c $(COMMON_SRC) harness/common/fixture_server.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(filter %.c,$^) -o $@ $(PKG_LIBS)
+
+GRADER_SRC := $(wildcard grader/*.c)
+build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(GRADER_SRC) -o $@ $(PKG_LIBS)
+
+# ---- entry points -----------------------------------------------------------
+.PHONY: all help deps grade check ex01 tests-ex01 memcheck clean test-ref repeat \
+        grader-selftest flake
+
+all: deps $(foreach e,$(EXERCISES),$(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$(e)) \
+     build/bin/delay-server build/bin/grader
+
+help:
+	@echo "make grade        score your work (skeletons/): one line per test, then Score: x/y"
+	@echo "make ex01         build and run exercise 1's tests against your code"
+	@echo "make check        the workbook's own tests (maintainers, CI)"
+	@echo "make memcheck     the tests against the solutions under ASan + UBSan"
+	@echo "make test-ref     the tests against the solutions"
+	@echo "make repeat N=10  the solutions' tests N times in a row (flakiness)"
+	@echo "make clean        remove build/"
+	@echo "Options: SUBMISSION=dir (default skeletons), EX=ex01 (grade one exercise)"
+
+deps:
+	@scripts/ensure-deps.sh
+
+# Used by the grader: build one exercise's tests for a submission.
+$(foreach e,$(EXERCISES),$(eval tests-$(e): $(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$(e)))
+
+EX ?=
+grade: deps build/bin/grader
+	@build/bin/grader --root . --submission $(SUBMISSION) --out build/grade \
+	    $(if $(EX),--exercise $(EX))
+
+# Run one exercise's tests against the student's code, readable output.
+$(foreach e,$(EXERCISES),$(eval $(e): deps $(SUBBUILD)/bin/test-$(e) ; \
+    $(SUBBUILD)/bin/test-$(e) -j1 $$(TESTARGS)))
+
+memcheck: deps $(foreach e,$(EXERCISES),$(MEMBUILD)/bin/test-$(e))
+	@set -e; for e in $(EXERCISES); do \
+	    echo "== memcheck $$e (reference, ASan + UBSan) =="; \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MEMBUILD)/bin/test-$$e -j1 $(TESTARGS); \
+	done
+
+# The harness against the reference solutions (must all pass).
+test-ref: deps $(foreach e,$(EXERCISES),$(REFBUILD)/bin/test-$(e))
+	@set -e; for e in $(EXERCISES); do \
+	    echo "== $$e against the reference =="; \
+	    $(REFBUILD)/bin/test-$$e -j1 $(TESTARGS); \
+	done
+
+grader-selftest: build/bin/grader
+	@grader/tests/run-selftest.sh $(abspath build/bin/grader)
+
+check: deps
+	@scripts/check.sh
+
+clean:
+	rm -rf build
+
+# Runs the reference's tests N times in a row; stops at the first failure.
+N ?= 10
+repeat: $(foreach e,$(EXERCISES),$(REFBUILD)/bin/test-$(e))
+	@set -e; for i in $$(seq $(N)); do \
+	    for e in $(EXERCISES); do \
+	        $(REFBUILD)/bin/test-$$e -j1 $(TESTARGS) >build/repeat.log 2>&1 \
+	            || { cat build/repeat.log; echo "run $$i: $$e FAILED"; exit 1; }; \
+	    done; echo "run $$i: ok"; \
+	done

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# ensure-deps.sh - installs the Debian/Ubuntu packages the workbook needs, or
+# says exactly how to.  Called by `make grade` and `make check`; cheap when
+# everything is already there (one dpkg-query).
+#
+#   scripts/ensure-deps.sh [--check]   --check: report only, never install
+set -euo pipefail
+
+packages=(make gcc pkg-config libevent-dev libcriterion-dev libjansson-dev
+          libsqlite3-dev libssl-dev gcovr python3 python3-websockets)
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    for p in "${packages[@]}"; do
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        [[ $status == "install ok installed" ]] || missing+=("$p")
+    done
+else
+    # Not Debian: check the libraries through pkg-config only.
+    for pc in libevent criterion jansson sqlite3 libcrypto; do
+        pkg-config --exists "$pc" 2>/dev/null || missing+=("pkg-config:$pc")
+    done
+fi
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "The workbook needs these packages: ${missing[*]}" >&2
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ ${1:-} == --check ]] || ! command -v apt-get >/dev/null 2>&1 \
+   || [[ ${missing[0]} == pkg-config:* ]]; then
+    echo "Install them, then run make again.  On Debian or Ubuntu:" >&2
+    echo "    sudo apt-get update && sudo $cmd" >&2
+    exit 1
+fi
+if [[ $(id -u) -eq 0 ]]; then
+    sudo=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo=(sudo)
+else
+    echo "Run this once (it needs root), then run make again:" >&2
+    echo "    sudo apt-get update && sudo $cmd" >&2
+    exit 1
+fi
+echo "Installing them with apt-get..." >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# shellcheck disable=SC2086
+"${sudo[@]}" $cmd >/dev/null
+echo "Done." >&2
