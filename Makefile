@@ -14,11 +14,14 @@ REFBUILD   := build/ref
 MEMBUILD   := build/memcheck
 # Extra arguments for the test binaries, e.g. make ex01 TESTARGS='--filter ex01_order/*'
 TESTARGS   ?=
+# V=1 shows the full compiler commands.
+V ?=
+Q := $(if $(V),,@)
 
 CC      := gcc
 PKGS    := libevent criterion jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 
 BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
                -Iharness/common
@@ -37,6 +40,7 @@ ex01_TODO  := ex01.c
 ex01_GIVEN := ex01_util.c
 ex01_MAIN  := ex01_main.c
 ex01_TESTS := harness/ex01_comparison/test_ex01.c
+ex01_PKGS  := libevent
 
 COMMON_SRC := harness/common/fixture_server.c
 
@@ -49,11 +53,13 @@ $(1)/src/%.c: $(2)/%.c
 
 $(1)/obj/todo/%.o: $(1)/src/%.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(BASE_CFLAGS) $(4) $(3) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) $$(PKG_CFLAGS) -c $$< -o $$@
+	@$$(if $$(Q),echo "  CC      $$(patsubst $(1)/src/%,$(2)/%,$$<)")
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $(4) $(3) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) $$(PKG_CFLAGS) -c $$< -o $$@
 
 $(1)/obj/given/%.o: %.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(BASE_CFLAGS) $(4) $$(STRICT) -Iskeletons/$$(notdir $$(patsubst %/,%,$$(dir $$*))) $$(PKG_CFLAGS) -c $$< -o $$@
+	@$$(if $$(Q),echo "  CC      $$<")
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $(4) $$(STRICT) -Iskeletons/$$(notdir $$(patsubst %/,%,$$(dir $$*))) $$(PKG_CFLAGS) -c $$< -o $$@
 endef
 
 # $(call EXERCISE_RULES,ex,build-dir,extra-ldflags)
@@ -62,13 +68,15 @@ $(2)/bin/test-$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
                     $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
                     $(addprefix $(2)/obj/given/,$($(1)_TESTS:.c=.o) $(COMMON_SRC:.c=.o))
 	@mkdir -p $$(@D)
-	$$(CC) $(3) $$^ -o $$@ $$(PKG_LIBS)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,criterion $($(1)_PKGS))
 
 $(2)/bin/$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
                $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o) $($(1)_MAIN:.c=.o)) \
                $(addprefix $(2)/obj/given/,$(COMMON_SRC:.c=.o))
 	@mkdir -p $$(@D)
-	$$(CC) $(3) $$^ -o $$@ $$(PKG_LIBS)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,$($(1)_PKGS))
 endef
 
 $(eval $(call BUILD_RULES,$(SUBBUILD),$(SUBMISSION),$(WARN),))
@@ -81,12 +89,14 @@ $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(MEMBUILD),$(SAN_FLA
 # Tools that do not depend on a submission.
 build/bin/delay-server: harness/common/delay_server_main.c $(COMMON_SRC) harness/common/fixture_server.h
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(filter %.c,$^) -o $@ $(PKG_LIBS)
+	@$(if $(Q),echo "  CC LD   $@")
+	$(Q)$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(filter %.c,$^) -o $@ $(call libs,libevent)
 
 GRADER_SRC := $(wildcard grader/*.c)
 build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(GRADER_SRC) -o $@ $(PKG_LIBS)
+	@$(if $(Q),echo "  CC LD   $@")
+	$(Q)$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(GRADER_SRC) -o $@ $(call libs,jansson)
 
 # ---- entry points -----------------------------------------------------------
 .PHONY: all help deps grade check ex01 tests-ex01 memcheck clean test-ref repeat \
@@ -118,7 +128,7 @@ grade: deps build/bin/grader
 
 # Run one exercise's tests against the student's code, readable output.
 $(foreach e,$(EXERCISES),$(eval $(e): deps $(SUBBUILD)/bin/test-$(e) ; \
-    $(SUBBUILD)/bin/test-$(e) -j1 $$(TESTARGS)))
+    @$(SUBBUILD)/bin/test-$(e) -j1 $$(TESTARGS)))
 
 memcheck: deps $(foreach e,$(EXERCISES),$(MEMBUILD)/bin/test-$(e))
 	@set -e; for e in $(EXERCISES); do \
