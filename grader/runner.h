@@ -1,0 +1,79 @@
+/*
+ * runner.h - run a command (fork/exec, no shell) with resource limits and
+ * a wall-clock timeout, and clean up every process it leaves behind.
+ *
+ * The child gets its own process group (setpgid(0, 0)), stdin from
+ * /dev/null and stdout+stderr into a log file. When it exits or times out,
+ * its process group is killed with SIGKILL. Because tools such as
+ * Criterion put each test worker into a new session (setsid), killing the
+ * group is not enough: runner_init makes this process a child subreaper
+ * (Linux), so orphaned descendants are re-parented to it, and runner_run
+ * kills and reaps all of them before returning.
+ *
+ * Consequence: the calling process must not start children of its own
+ * other than through runner_run, which kills and reaps every child it
+ * finds, except those that already existed when runner_init was called.
+ *
+ * Error convention: functions returning int return 0 on success and -1 on
+ * an internal error (cannot fork, cannot open the log, cannot execute the
+ * program, ...), with a one-line English message in the caller-owned
+ * buffer err (RUNNER_ERR_LEN bytes). Nothing is printed. A child that
+ * fails, crashes or times out is NOT an error: see struct runner_result.
+ */
+#ifndef GRADER_RUNNER_H
+#define GRADER_RUNNER_H
+
+#define RUNNER_ERR_LEN 256
+#define RUNNER_FSIZE_LIMIT (64L * 1024 * 1024)
+#define RUNNER_NOFILE_LIMIT 4096
+
+struct runner_spec {
+    const char *const *argv;      /* NULL-terminated; argv[0] looked up in
+                                     PATH (execvp) */
+    const char *cwd;              /* working directory; NULL: inherit */
+    const char *log_path;         /* stdout+stderr, truncated first */
+    int timeout_s;                /* wall-clock limit, > 0 */
+    int cpu_limit_s;              /* RLIMIT_CPU; 0: leave unchanged */
+    int sandbox;                  /* nonzero: RLIMIT_FSIZE 64 MiB,
+                                     RLIMIT_NOFILE 4096, RLIMIT_CORE 0 */
+    const char *const *unset_env; /* NULL-terminated names removed from
+                                     the child's environment; NULL: none */
+};
+
+enum runner_outcome {
+    RUNNER_EXITED,    /* status holds the exit code */
+    RUNNER_SIGNALED,  /* status holds the signal number */
+    RUNNER_TIMED_OUT  /* killed by runner_run after timeout_s */
+};
+
+struct runner_result {
+    enum runner_outcome outcome;
+    int status;
+    double wall_s; /* wall-clock duration */
+    double cpu_s;  /* user+system CPU of all processes reaped meanwhile */
+};
+
+/*
+ * Prepares the process for runner_run: becomes a child subreaper (where
+ * supported) and installs SIGINT/SIGTERM/SIGHUP handlers that kill the
+ * running child's process group before terminating. Call once.
+ */
+int runner_init(char err[RUNNER_ERR_LEN]);
+
+/*
+ * Runs spec->argv as described above and fills *res. Returns -1 only on an
+ * internal error; then *res is undefined.
+ */
+int runner_run(const struct runner_spec *spec, struct runner_result *res,
+               char err[RUNNER_ERR_LEN]);
+
+/* Creates path and its missing parents (mode 0755), like mkdir -p. */
+int runner_mkdir_p(const char *path, char err[RUNNER_ERR_LEN]);
+
+/*
+ * Makes path an empty directory: creates it if needed, otherwise removes
+ * everything inside it (symbolic links are removed, never followed).
+ */
+int runner_clear_dir(const char *path, char err[RUNNER_ERR_LEN]);
+
+#endif

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# check.sh - the workbook's own tests; `make check` runs this (and CI runs
+# `make check`).  Each step prints its name and how long it took; the first
+# failure stops the run with a non-zero status.
+#
+#  1. everything builds: tools, the reference (-Werror), the pristine
+#     skeletons (and they compile without a warning);
+#  2. the harness passes against the reference solutions;
+#  3. the same under ASan + UBSan with leak checks (make memcheck);
+#  4. the programs work (delay-server, ex01 --demo);
+#  5. the grader's self-test (fake submissions with known scores);
+#  6. the grader gives the pristine skeletons 0 and the solutions full marks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAKE=${MAKE:-make}
+out=build/check
+mkdir -p "$out"
+t_start=$(date +%s%N)
+passed=0
+
+step() {
+    local name=$1; shift
+    local t0
+    t0=$(date +%s%N)
+    echo "== check: $name"
+    if ! "$@"; then
+        echo "== check: FAILED: $name" >&2
+        echo "check: $passed passed, 1 failed"
+        exit 1
+    fi
+    echo "== check: ok ($(( ($(date +%s%N) - t0) / 1000000 )) ms): $name"
+    passed=$((passed + 1))
+    echo
+}
+
+build_all() {
+    $MAKE -s --no-print-directory all build/ref/bin/test-ex01 build/ref/bin/ex01 \
+        2>&1 | tee "$out/build.log"
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || return 1
+    if grep -q 'warning:' "$out/build.log"; then
+        echo "the pristine skeletons must compile without warnings (see above)" >&2
+        return 1
+    fi
+}
+
+programs_work() {
+    local log=$out/delay-server.log port pid ok=0
+    build/bin/delay-server --port 0 >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+        port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$log" | head -n1)
+        [[ -n $port ]] && break
+        sleep 0.1
+    done
+    if [[ -n ${port:-} ]] &&
+       build/ref/bin/ex01 --timeout 2000 "http://127.0.0.1:$port/delay?ms=100" \
+           "http://127.0.0.1:$port/status?code=404" >"$out/ex01-cli.log" 2>&1 &&
+       grep -q 'speed-up' "$out/ex01-cli.log" && grep -q ' 404 ' "$out/ex01-cli.log"; then
+        ok=1
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    grep -q 'stopped: 4 requests' "$log" || { echo "delay-server did not log 4 requests:"; cat "$log"; ok=0; }
+    [[ $ok -eq 1 ]] || { echo "ex01 against delay-server failed:"; cat "$out/ex01-cli.log"; return 1; }
+    build/ref/bin/ex01 --demo 10 200 | tee "$out/ex01-demo.log"
+    grep -q 'at most 10 requests in flight' "$out/ex01-demo.log"
+}
+
+max_score() {
+    /usr/bin/python3 -c 'import json,glob
+print(sum(t["points"] for f in glob.glob("harness/*/rubric.json") for t in json.load(open(f))["tests"]))'
+}
+
+grade_expect() {
+    local submission=$1 expect=$2 dir=$3
+    build/bin/grader --root . --submission "$submission" --out "$out/$dir" \
+        --expect-score "$expect"
+}
+
+step "build (tools, reference, pristine skeletons)" build_all
+step "harness against the reference solutions" $MAKE -s --no-print-directory test-ref
+step "memcheck: reference under ASan + UBSan, leaks fail" $MAKE -s --no-print-directory memcheck
+step "programs: delay-server, ex01 CLI" programs_work
+step "grader self-test" grader/tests/run-selftest.sh "$PWD/build/bin/grader"
+step "grader: pristine skeletons score 0" grade_expect skeletons 0 grade-skeletons
+full=$(max_score)
+step "grader: solutions score $full/$full" grade_expect solutions "$full" grade-solutions
+
+echo "check: $passed passed, 0 failed"
+echo "== check: all passed in $(( ($(date +%s%N) - t_start) / 1000000000 )) s"
