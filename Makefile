@@ -40,9 +40,10 @@ ex01_TODO  := ex01.c
 ex01_GIVEN := ex01_util.c
 ex01_MAIN  := ex01_main.c
 ex01_TESTS := harness/ex01_comparison/test_ex01.c
+ex01_BENCH := harness/ex01_comparison/bench_ex01.c
 ex01_PKGS  := libevent
 
-COMMON_SRC := harness/common/fixture_server.c
+COMMON_SRC := harness/common/fixture_server.c harness/common/sandbox.c
 
 # ---- build rules, one set per build ----------------------------------------
 # $(call BUILD_RULES,build-dir,todo-source-root,todo-flags,extra-flags)
@@ -55,6 +56,11 @@ $(1)/obj/todo/%.o: $(1)/src/%.c
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  CC      $$(patsubst $(1)/src/%,$(2)/%,$$<)")
 	$$(Q)$$(CC) $$(BASE_CFLAGS) $(4) $(3) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) $$(PKG_CFLAGS) -c $$< -o $$@
+
+# A reference may come as prebuilt objects (a handout ships them): copy them.
+$(1)/obj/todo/%.o: $(2)/%.o
+	@mkdir -p $$(@D)
+	cp $$< $$@
 
 $(1)/obj/given/%.o: %.c
 	@mkdir -p $$(@D)
@@ -71,6 +77,13 @@ $(2)/bin/test-$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
 	@$$(if $$(Q),echo "  LD      $$@")
 	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,criterion $($(1)_PKGS))
 
+$(2)/bin/bench-$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
+                     $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
+                     $(addprefix $(2)/obj/given/,$($(1)_BENCH:.c=.o) $(COMMON_SRC:.c=.o))
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,$($(1)_PKGS))
+
 $(2)/bin/$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
                $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o) $($(1)_MAIN:.c=.o)) \
                $(addprefix $(2)/obj/given/,$(COMMON_SRC:.c=.o))
@@ -82,9 +95,12 @@ endef
 $(eval $(call BUILD_RULES,$(SUBBUILD),$(SUBMISSION),$(WARN),))
 $(eval $(call BUILD_RULES,$(REFBUILD),solutions,$(STRICT),))
 $(eval $(call BUILD_RULES,$(MEMBUILD),solutions,$(STRICT),$(SAN_FLAGS)))
+# Benchmarks are timed at -O2 without sanitizers, for submission and reference alike.
+$(eval $(call BUILD_RULES,$(SUBBUILD)/o2,$(SUBMISSION),$(WARN),-O2))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD),)))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(REFBUILD),)))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(MEMBUILD),$(SAN_FLAGS))))
+$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD)/o2,)))
 
 # Tools that do not depend on a submission.
 build/bin/delay-server: harness/common/delay_server_main.c $(COMMON_SRC) harness/common/fixture_server.h
@@ -118,8 +134,10 @@ help:
 deps:
 	@scripts/ensure-deps.sh
 
-# Used by the grader: build one exercise's tests for a submission.
+# Used by the grader: build one exercise's tests, and its benchmark (at -O2),
+# for the submission in $(SUBMISSION) (the reference is graded the same way).
 $(foreach e,$(EXERCISES),$(eval tests-$(e): $(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$(e)))
+$(foreach e,$(EXERCISES),$(eval bench-$(e): $(SUBBUILD)/o2/bin/bench-$(e)))
 
 EX ?=
 grade: deps build/bin/grader

@@ -18,6 +18,7 @@
 
 #include "ex01.h"
 #include "fixture_server.h"
+#include "sandbox.h"
 #include "testutil.h"
 
 #define MAX_URLS 256
@@ -36,6 +37,9 @@ static struct ex01_result results[MAX_URLS];
 static void setup(void)
 {
     char err[256] = "";
+
+    /* No process creation from here on (see sandbox.h). */
+    wb_sandbox_enter_or_die();
 
     /* A precise clock, so that timers never fire early by the few ms of
      * the default coarse clock and the time bounds below stay exact. */
