@@ -8,11 +8,16 @@
 # so they always compile against the trusted headers in skeletons/, never
 # against a copy that sits beside them.
 
+# No built-in rules; keep intermediate files (the staged TODO copies), so that
+# an unchanged copy keeps its date and its object is not rebuilt.
+MAKEFLAGS += -r
+.SECONDARY:
+
 SUBMISSION ?= skeletons
 SUBBUILD   ?= build
 REFBUILD   := build/ref
 MEMBUILD   := build/memcheck
-# Extra arguments for the test binaries, e.g. make ex01 TESTARGS='--filter ex01_order/*'
+# Extra arguments for the test binaries, e.g. make ex01 TESTARGS='--filter ex01_sequential/*'
 TESTARGS   ?=
 # V=1 shows the full compiler commands.
 V ?=
@@ -31,26 +36,31 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer -O1
 
 # ---- exercises --------------------------------------------------------------
-# For each exercise: its folder, the files students edit (TODO), the given
-# sources, the CLI's main, and the test sources.
-EXERCISES  := ex01
-
-ex01_DIR   := ex01_comparison
-ex01_TODO  := ex01.c
-ex01_GIVEN := ex01_util.c
-ex01_MAIN  := ex01_main.c
-ex01_TESTS := harness/ex01_comparison/test_ex01.c
-ex01_BENCH := harness/ex01_comparison/bench_ex01.c
-ex01_PKGS  := libevent
+# Each exercise describes itself in harness/exNN_name/exercise.mk:
+#   EXERCISES += exNN        its short id
+#   exNN_DIR    folder name under skeletons/, solutions/, harness/
+#   exNN_TODO   the files students edit (in skeletons/exNN_name/)
+#   exNN_GIVEN  given sources (in skeletons/exNN_name/), linked everywhere
+#   exNN_MAIN   the program's main (in skeletons/exNN_name/), built as
+#               $(SUBBUILD)/bin/$(exNN_PROG) (exNN_PROG defaults to exNN)
+#   exNN_TESTS  Criterion test sources; exNN_BENCH the benchmark driver
+#   exNN_COMMON extra harness sources for the tests and the benchmark
+#   exNN_PKGS   pkg-config packages to link with
+EXERCISES :=
+include $(sort $(wildcard harness/*/exercise.mk))
+$(foreach e,$(EXERCISES),$(eval $(e)_PROG ?= $(e)))
 
 COMMON_SRC := harness/common/fixture_server.c harness/common/sandbox.c
 
 # ---- build rules, one set per build ----------------------------------------
 # $(call BUILD_RULES,build-dir,todo-source-root,todo-flags,extra-flags)
 define BUILD_RULES
-$(1)/src/%.c: $(2)/%.c
+# Refreshed on every run, but rewritten only when its content changes: the
+# file's date alone would miss a switch to another (older) submission.
+$(1)/src/%.c: $(2)/%.c FORCE
 	@mkdir -p $$(@D)
-	@{ printf '#line 1 "%s"\n' "$$<"; cat "$$<"; } > $$@
+	@{ printf '#line 1 "%s"\n' "$$<"; cat "$$<"; } > $$@.tmp
+	@if cmp -s $$@.tmp $$@; then rm -f $$@.tmp; else mv -f $$@.tmp $$@; fi
 
 $(1)/obj/todo/%.o: $(1)/src/%.c
 	@mkdir -p $$(@D)
@@ -72,19 +82,19 @@ endef
 define EXERCISE_RULES
 $(2)/bin/test-$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
                     $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
-                    $(addprefix $(2)/obj/given/,$($(1)_TESTS:.c=.o) $(COMMON_SRC:.c=.o))
+                    $(addprefix $(2)/obj/given/,$($(1)_TESTS:.c=.o) $($(1)_COMMON:.c=.o) $(COMMON_SRC:.c=.o))
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD      $$@")
 	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,criterion $($(1)_PKGS))
 
 $(2)/bin/bench-$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
                      $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
-                     $(addprefix $(2)/obj/given/,$($(1)_BENCH:.c=.o) $(COMMON_SRC:.c=.o))
+                     $(addprefix $(2)/obj/given/,$($(1)_BENCH:.c=.o) $($(1)_COMMON:.c=.o) $(COMMON_SRC:.c=.o))
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD      $$@")
 	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,$($(1)_PKGS))
 
-$(2)/bin/$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
+$(2)/bin/$($(1)_PROG): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
                $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o) $($(1)_MAIN:.c=.o)) \
                $(addprefix $(2)/obj/given/,$(COMMON_SRC:.c=.o))
 	@mkdir -p $$(@D)
@@ -114,11 +124,14 @@ build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h)
 	@$(if $(Q),echo "  CC LD   $@")
 	$(Q)$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(GRADER_SRC) -o $@ $(call libs,jansson)
 
-# ---- entry points -----------------------------------------------------------
-.PHONY: all help deps grade check ex01 tests-ex01 memcheck clean test-ref repeat \
-        grader-selftest flake
+FORCE:
 
-all: deps $(foreach e,$(EXERCISES),$(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$(e)) \
+# ---- entry points -----------------------------------------------------------
+.PHONY: FORCE all help deps grade check $(EXERCISES) $(addprefix tests-,$(EXERCISES)) \
+        $(addprefix bench-,$(EXERCISES)) memcheck clean test-ref ref-all repeat \
+        grader-selftest
+
+all: deps $(foreach e,$(EXERCISES),$(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)) \
      build/bin/delay-server build/bin/grader
 
 help:
@@ -136,7 +149,7 @@ deps:
 
 # Used by the grader: build one exercise's tests, and its benchmark (at -O2),
 # for the submission in $(SUBMISSION) (the reference is graded the same way).
-$(foreach e,$(EXERCISES),$(eval tests-$(e): $(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$(e)))
+$(foreach e,$(EXERCISES),$(eval tests-$(e): $(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)))
 $(foreach e,$(EXERCISES),$(eval bench-$(e): $(SUBBUILD)/o2/bin/bench-$(e)))
 
 EX ?=
@@ -155,6 +168,9 @@ memcheck: deps $(foreach e,$(EXERCISES),$(MEMBUILD)/bin/test-$(e))
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(MEMBUILD)/bin/test-$$e -j1 $(TESTARGS); \
 	done
+
+# Everything built from the reference solutions.
+ref-all: $(foreach e,$(EXERCISES),$(REFBUILD)/bin/test-$(e) $(REFBUILD)/bin/$($(e)_PROG))
 
 # The harness against the reference solutions (must all pass).
 test-ref: deps $(foreach e,$(EXERCISES),$(REFBUILD)/bin/test-$(e))

@@ -7,7 +7,8 @@
 #     skeletons (and they compile without a warning);
 #  2. the harness passes against the reference solutions;
 #  3. the same under ASan + UBSan with leak checks (make memcheck);
-#  4. the programs work (delay-server, ex01 --demo);
+#  4. the programs work (delay-server, ex01 --demo), and each exercise's
+#     own extra checks (harness/*/check.sh, run from the top folder);
 #  5. the grader's self-test (fake submissions with known scores);
 #  6. the grader gives the pristine skeletons 0 and the solutions full marks.
 set -euo pipefail
@@ -35,8 +36,7 @@ step() {
 }
 
 build_all() {
-    $MAKE -s --no-print-directory all build/ref/bin/test-ex01 build/ref/bin/ex01 \
-        2>&1 | tee "$out/build.log"
+    $MAKE -s --no-print-directory all ref-all 2>&1 | tee "$out/build.log"
     [[ ${PIPESTATUS[0]} -eq 0 ]] || return 1
     if grep -q 'warning:' "$out/build.log"; then
         echo "the pristine skeletons must compile without warnings (see above)" >&2
@@ -82,6 +82,11 @@ step "build (tools, reference, pristine skeletons)" build_all
 step "harness against the reference solutions" $MAKE -s --no-print-directory test-ref
 step "memcheck: reference under ASan + UBSan, leaks fail" $MAKE -s --no-print-directory memcheck
 step "programs: delay-server, ex01 CLI" programs_work
+# Exercises may add checks of their own (interoperability with real clients...).
+for extra in harness/*/check.sh; do
+    [[ -f $extra ]] || continue
+    step "$(basename "$(dirname "$extra")"): extra checks ($extra)" bash "$extra"
+done
 step "grader self-test" grader/tests/run-selftest.sh "$PWD/build/bin/grader"
 step "grader: pristine skeletons score 0" grade_expect skeletons 0 grade-skeletons
 full=$(max_score)
