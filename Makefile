@@ -112,6 +112,22 @@ $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(REFBUILD),)))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(MEMBUILD),$(SAN_FLAGS))))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD)/o2,)))
 
+# Coverage: of the reference by default, of SUBMISSION when it is given.
+ifeq ($(filter command line environment,$(origin SUBMISSION)),)
+COVNAME := reference
+COVSRC  := solutions
+else
+COVNAME := submission
+COVSRC  := $(SUBMISSION)
+endif
+COVBUILD := build/coverage/$(COVNAME)-build
+COVOUT   := build/coverage/$(COVNAME)
+# make check fails when the reference's line coverage by the harness drops
+# below this (percent).
+COVERAGE_MIN ?= 90
+$(eval $(call BUILD_RULES,$(COVBUILD),$(COVSRC),$(WARN),-O0 --coverage))
+$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(COVBUILD),--coverage)))
+
 # Tools that do not depend on a submission.
 build/bin/delay-server: harness/common/delay_server_main.c $(COMMON_SRC) harness/common/fixture_server.h
 	@mkdir -p $(@D)
@@ -128,7 +144,7 @@ FORCE:
 
 # ---- entry points -----------------------------------------------------------
 .PHONY: FORCE all help deps grade check $(EXERCISES) $(addprefix tests-,$(EXERCISES)) \
-        $(addprefix bench-,$(EXERCISES)) memcheck clean test-ref ref-all repeat \
+        $(addprefix bench-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage \
         grader-selftest
 
 all: deps $(foreach e,$(EXERCISES),$(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)) \
@@ -141,6 +157,7 @@ help:
 	@echo "make memcheck     the tests against the solutions under ASan + UBSan"
 	@echo "make test-ref     the tests against the solutions"
 	@echo "make repeat N=10  the solutions' tests N times in a row (flakiness)"
+	@echo "make coverage     line/branch coverage of the solutions by the tests (HTML in build/coverage/)"
 	@echo "make clean        remove build/"
 	@echo "Options: SUBMISSION=dir (default skeletons), EX=ex01 (grade one exercise)"
 
@@ -178,6 +195,20 @@ test-ref: deps $(foreach e,$(EXERCISES),$(REFBUILD)/bin/test-$(e))
 	    echo "== $$e against the reference =="; \
 	    $(REFBUILD)/bin/test-$$e -j1 $(TESTARGS); \
 	done
+
+# Line and branch coverage of the TODO files and the given code by the tests,
+# as HTML (per file) and a JSON summary under build/coverage/<name>/.
+coverage: deps $(foreach e,$(EXERCISES),$(COVBUILD)/bin/test-$(e))
+	@find $(COVBUILD) -name '*.gcda' -delete
+	@for e in $(EXERCISES); do $(COVBUILD)/bin/test-$$e -j1 >$(COVBUILD)/test-$$e.log 2>&1 || \
+	    echo "coverage: some $$e tests failed (see $(COVBUILD)/test-$$e.log)"; done
+	@mkdir -p $(COVOUT)
+	@gcovr --root . --object-directory $(COVBUILD) \
+	    --filter '$(COVSRC)/' --filter 'skeletons/' --exclude '.*_main\.c$$' \
+	    --html-details $(COVOUT)/index.html --json-summary-pretty \
+	    --json-summary $(COVOUT)/summary.json --print-summary \
+	    $(if $(COVERAGE_CHECK),--fail-under-line $(COVERAGE_MIN))
+	@echo "coverage: open $(COVOUT)/index.html"
 
 grader-selftest: build/bin/grader
 	@grader/tests/run-selftest.sh $(abspath build/bin/grader)
