@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -38,6 +39,7 @@ struct pending {
     struct fx_server *server;
     struct evhttp_request *req;
     struct event *timer;        /* NULL for /never */
+    struct event *eof_watch;    /* notices a client that gives up */
     size_t log_index;
     unsigned log_generation;
     int status;
@@ -152,6 +154,8 @@ static void pending_free(struct pending *p)
     TAILQ_REMOVE(&p->server->pending, p, link);
     if (p->timer != NULL)
         event_free(p->timer);
+    if (p->eof_watch != NULL)
+        event_free(p->eof_watch);
     if (p->body != NULL)
         evbuffer_free(p->body);
     free(p);
@@ -176,7 +180,7 @@ static void delay_timer_cb(evutil_socket_t fd, short what, void *arg)
     pending_reply(arg);
 }
 
-/* The client closed the connection before we answered: libevent frees the
+/* The connection is being freed before we answered: libevent frees the
  * request right after this callback, so forget it here. */
 static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
@@ -184,6 +188,32 @@ static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     log_end(p->server, p->log_index, p->log_generation, 0, FX_ABANDONED);
     pending_free(p);
+}
+
+/* evhttp 2.1 does not read a connection while its reply is pending, so it
+ * would notice a client that gave up only when the reply is written.  This
+ * one-shot read event notices it at once: on end of file (or a reset) the
+ * connection is freed, which runs conn_close_cb().  Pipelined bytes are left
+ * for evhttp, and the watch stops. */
+static void eof_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pending *p = arg;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    (void)what;
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        evhttp_connection_free(evhttp_request_get_connection(p->req));
+}
+
+static void watch_for_eof(struct fx_server *s, struct pending *p)
+{
+    struct bufferevent *bev =
+        evhttp_connection_get_bufferevent(evhttp_request_get_connection(p->req));
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+
+    if (fd >= 0 && (p->eof_watch = event_new(s->base, fd, EV_READ, eof_watch_cb, p)) != NULL)
+        event_add(p->eof_watch, NULL);
 }
 
 /* ---- routing ------------------------------------------------------------ */
@@ -303,6 +333,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
         return;
     }
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), conn_close_cb, p);
+    watch_for_eof(s, p);
     if (!never) {
         struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
         p->timer = evtimer_new(s->base, delay_timer_cb, p);

@@ -9,7 +9,8 @@
  * Routes (GET or any other method):
  *   /delay?ms=N             200 after N ms; the body is the request URI.
  *   /never                  never answers; the request stays in flight until
- *                           the client goes away or the server is freed.
+ *                           the client closes the connection (a client-side
+ *                           timeout, say) or the server is freed.
  *   /bytes?n=N[&chunked=1]  200 with a body of N bytes (byte i is
  *                           'a' + i % 26), sent with chunked encoding when
  *                           chunked=1.
@@ -19,7 +20,8 @@
  * Malformed parameters get 400 and a one-line reason in the body.
  *
  * The server counts requests in flight (arrived, not yet answered or
- * abandoned), the maximum in flight since the last reset, and keeps a log of
+ * abandoned: a client that closes its connection while waiting is noticed at
+ * once), the maximum in flight since the last reset, and keeps a log of
  * each request: its URI, when it arrived and when it ended.  Times are
  * milliseconds on CLOCK_MONOTONIC (fx_now_ms()).
  *
