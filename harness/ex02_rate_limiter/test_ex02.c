@@ -286,7 +286,14 @@ Test(ex02_params, fetch_refuses_invalid_arguments)
     cr_assert_eq(ex02_fetch_with_limit(base, one, 1, NULL, 0, r), -1, "limits = NULL should give -1");
     cr_assert_eq(ex02_fetch_with_limit(base, one, 1, &ok, EX02_MAX_TIMEOUT_MS + 1, r), -1,
                  "timeout_ms > EX02_MAX_TIMEOUT_MS should give -1");
-    cr_assert_str_eq(r[0].url, "untouched", "results were written although the call returned -1");
+    const char *with_null[] = { "http://127.0.0.1:1/", NULL };
+    struct ex02_fetch_result r2[2] = { { .url = "untouched" }, { .url = "untouched" } };
+    cr_assert_eq(ex02_fetch_with_limit(base, with_null, 2, &ok, 0, r2), -1,
+                 "urls[1] == NULL should give -1");
+    cr_assert_str_eq(r[0].url, "untouched", "results were written although the call returned -1: "
+                     "check the arguments, and the limits with limits_check(), before writing "
+                     "anything" HINT);
+    cr_assert_str_eq(r2[0].url, "untouched", "results were written although urls[1] is NULL");
     finish();
 }
 
@@ -309,15 +316,26 @@ Test(ex02_limits, never_exceeds_max_in_flight)
 
 Test(ex02_limits, fetch_keeps_server_under_max)
 {
-    for (int i = 0; i < 30; i++)
-        add_url("/delay?ms=30");
+    char path[64];
+
+    /* Mixed durations: a slot freed twice, or not at all, shows. */
+    for (int i = 0; i < 30; i++) {
+        snprintf(path, sizeof(path), "/delay?ms=%d", i % 3 == 0 ? 90 : 15);
+        add_url(path);
+    }
     fetch(5, 0, 0, 2000);
     cr_assert_eq(fx_server_max_in_flight(srv), 5,
                  "the server saw at most %u requests at once for 30 URLs with max_in_flight = 5; "
-                 "expected exactly 5" HINT, fx_server_max_in_flight(srv));
-    for (size_t i = 0; i < nurls; i++)
+                 "expected exactly 5 (each fetch takes one slot and frees it once)" HINT,
+                 fx_server_max_in_flight(srv));
+    for (size_t i = 0; i < nurls; i++) {
         cr_assert_eq(results[i].outcome, EX02_OK, "results[%zu]: %s", i,
                      ex02_outcome_name(results[i].outcome));
+        double took = results[i].end_ms - results[i].start_ms, want = i % 3 == 0 ? 90 : 15;
+        cr_assert(took >= want - 1 && took < 2 * want + 20, "results[%zu]: start_ms to end_ms is "
+                  "%.1f ms for a %.0f ms request: set start_ms when the job starts and end_ms "
+                  "when it ends", i, took, want);
+    }
     finish();
 }
 
@@ -329,8 +347,8 @@ Test(ex02_limits, jobs_start_in_submission_order)
         submit_job(i);
     run_jobs(30, 3000);
     for (size_t i = 0; i < 30; i++)
-        cr_assert_eq(start_order[i], i, "the %zu-th job to start was job %zu; jobs start in "
-                     "submission order (a FIFO queue)" HINT, i + 1, start_order[i]);
+        cr_assert_eq(start_order[i], i, "the job that started in position %zu was job %zu; jobs "
+                     "start in submission order (a FIFO queue)" HINT, i, start_order[i]);
     finish();
 }
 
@@ -397,7 +415,8 @@ Test(ex02_limits, ten_thousand_jobs_complete)
                  "submits", ex02_limiter_queued(lim), MAX_JOBS);
     run_jobs(MAX_JOBS, 10000);
     for (size_t i = 0; i < MAX_JOBS; i++)
-        cr_assert_eq(start_order[i], i, "job %zu started %zu-th", start_order[i], i + 1);
+        cr_assert_eq(start_order[i], i, "job %zu started in position %zu; jobs start in "
+                     "submission order" HINT, start_order[i], i);
     cr_assert_eq(ex02_limiter_queued(lim), 0);
     cr_assert_eq(ex02_limiter_in_flight(lim), 0, "ex02_limiter_in_flight() is %u after every job "
                  "called done", ex02_limiter_in_flight(lim));
@@ -495,9 +514,12 @@ Test(ex02_cancel, free_cancels_queued_jobs_once_each)
     new_limiter(1, 0, 0);
     make_jobs(5, hold_100);
     for (size_t i = 0; i < 5; i++)
-        cr_assert_eq(ex02_limiter_submit(lim, job_start, count_cancel, &jobs[i]), 0);
+        cr_assert_eq(ex02_limiter_submit(lim, job_start, count_cancel, &jobs[i]), 0,
+                     "ex02_limiter_submit returned -1 for a valid job" HINT);
     run_until(&started, 1, 1000);
     cr_assert_eq(started, 1, "with max_in_flight 1, %zu jobs started", started);
+    cr_assert_eq(start_order[0], 0, "job %zu started first; jobs start in submission order" HINT,
+                 start_order[0]);
     evtimer_del(jobs[0].timer);          /* job 0 finishes now, by hand */
     running--;
     ex02_limiter_done(lim);
@@ -508,5 +530,52 @@ Test(ex02_cancel, free_cancels_queued_jobs_once_each)
         cr_assert_eq(cancelled[i], 1, "queued job %zu was cancelled %u times; expected once, "
                      "by ex02_limiter_free()" HINT, i, cancelled[i]);
     cr_assert_eq(started, 1, "a queued job started after ex02_limiter_free()");
+    finish();
+}
+
+/* ---- where jobs start --------------------------------------------------- */
+
+Test(ex02_limits, jobs_start_from_the_loop_only)
+{
+    new_limiter(1, 0, 0);
+    make_jobs(3, hold_100);
+    for (size_t i = 0; i < 3; i++)
+        submit_job(i);
+    run_until(&started, 1, 1000);
+    cr_assert_eq(started, 1, "with max_in_flight 1, %zu jobs started", started);
+    evtimer_del(jobs[0].timer);          /* job 0 finishes now, outside the loop */
+    running--;
+    finished++;
+    ex02_limiter_done(lim);
+    cr_assert_eq(started, 1, "job 1 started inside ex02_limiter_done(); waiting jobs start "
+                 "later, from the loop, so that a job that finishes inside its own start "
+                 "callback cannot recurse" HINT);
+    run_until(&started, 2, 1000);
+    cr_assert_eq(started, 2, "job 1 did not start after job 0's slot was freed" HINT);
+    run_jobs(3, 2000);
+    finish();
+}
+
+Test(ex02_pacing, bucket_never_holds_more_than_burst)
+{
+    int slept = 0;
+    struct timeval tv = { 0, 400 * 1000 };
+    struct event *pause = evtimer_new(base, deadline_cb, &slept);
+
+    new_limiter(100, 10, 2);
+    cr_assert_not_null(pause);
+    evtimer_add(pause, &tv);             /* 400 ms idle: 4 tokens' worth at 10/s */
+    while (!slept)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(pause);
+    make_jobs(4, hold_none);
+    for (size_t i = 0; i < 4; i++)
+        submit_job(i);
+    run_jobs(4, 3000);
+    cr_assert_lt(start_ms[1] - start_ms[0], 50.0, "after a pause, burst 2 lets 2 jobs start at "
+                 "once; job 1 started %.1f ms after job 0", start_ms[1] - start_ms[0]);
+    cr_assert_geq(start_ms[2] - start_ms[0], 98.0, "job 2 started %.1f ms after job 0; after an "
+                  "idle time the bucket holds at most burst (2) tokens, so job 2 waits for a new "
+                  "one (100 ms at 10/s): cap the tokens at burst" HINT, start_ms[2] - start_ms[0]);
     finish();
 }

@@ -43,11 +43,11 @@ static int parse_num(const char *s, double max, double *out)
 /* One line per URL: start, end, outcome, and a bar on a shared time axis. */
 static void print_timeline(const struct ex02_fetch_result *r, size_t n, double t0, double total)
 {
-    printf("\n%3s  %9s  %9s  %-8s  %-*s  %s\n", "#", "start ms", "end ms", "status",
+    printf("\n%3s  %9s  %9s  %-14s  %-*s  %s\n", "#", "start ms", "end ms", "status",
            BAR_WIDTH, "timeline", "URL");
     for (size_t i = 0; i < n; i++) {
         double s = r[i].start_ms - t0, e = r[i].end_ms - t0;
-        char bar[BAR_WIDTH + 1], status[16];
+        char bar[BAR_WIDTH + 1], status[24];
         int a = total > 0 ? (int)(s / total * BAR_WIDTH) : 0;
         int b = total > 0 ? (int)(e / total * BAR_WIDTH) : 0;
 
@@ -57,8 +57,8 @@ static void print_timeline(const struct ex02_fetch_result *r, size_t n, double t
         if (r[i].outcome == EX02_OK)
             snprintf(status, sizeof(status), "%d", r[i].http_status);
         else
-            snprintf(status, sizeof(status), "%.8s", ex02_outcome_name(r[i].outcome) + 9);
-        printf("%3zu  %9.1f  %9.1f  %-8s  %s  %s\n", i + 1, s, e, status, bar, r[i].url);
+            snprintf(status, sizeof(status), "%s", ex02_outcome_name(r[i].outcome) + 5);
+        printf("%3zu  %9.1f  %9.1f  %-14s  %s  %s\n", i + 1, s, e, status, bar, r[i].url);
     }
     printf("\ntotal: %.1f ms\n", total);
 }
