@@ -138,13 +138,13 @@ GRADER_SRC := $(wildcard grader/*.c)
 build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC LD   $@")
-	$(Q)$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(GRADER_SRC) -o $@ $(call libs,jansson)
+	$(Q)$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(GRADER_SRC) -o $@ $(call libs,jansson libcrypto)
 
 FORCE:
 
 # ---- entry points -----------------------------------------------------------
 .PHONY: FORCE all help deps grade check $(EXERCISES) $(addprefix tests-,$(EXERCISES)) \
-        $(addprefix bench-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage \
+        $(addprefix bench-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage fuzz manifest \
         grader-selftest
 
 all: deps $(foreach e,$(EXERCISES),$(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)) \
@@ -158,6 +158,8 @@ help:
 	@echo "make test-ref     the tests against the solutions"
 	@echo "make repeat N=10  the solutions' tests N times in a row (flakiness)"
 	@echo "make coverage     line/branch coverage of the solutions by the tests (HTML in build/coverage/)"
+	@echo "make fuzz         fuzz exercise 4's frame decoder for FUZZ_SECONDS (default 60)"
+	@echo "make manifest     rewrite grader/manifest.sha256 (after editing a non-TODO file)"
 	@echo "make clean        remove build/"
 	@echo "Options: SUBMISSION=dir (default skeletons), EX=ex01 (grade one exercise)"
 
@@ -209,6 +211,17 @@ coverage: deps $(foreach e,$(EXERCISES),$(COVBUILD)/bin/test-$(e))
 	    --json-summary $(COVOUT)/summary.json --print-summary \
 	    $(if $(COVERAGE_CHECK),--fail-under-line $(COVERAGE_MIN))
 	@echo "coverage: open $(COVOUT)/index.html"
+
+# Fuzzes exercise 4's frame decoder (libFuzzer + ASan + UBSan, clang) for
+# FUZZ_SECONDS, starting from the corpus kept in harness/ex04_websocket/.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@harness/ex04_websocket/fuzz.sh $(FUZZ_SECONDS)
+
+# The hashes of the files students must not edit (grader/manifest.sha256):
+# rewrite it after changing any of them; make check fails while it is stale.
+manifest: build/bin/grader
+	@build/bin/grader --root . --write-manifest
 
 grader-selftest: build/bin/grader
 	@grader/tests/run-selftest.sh $(abspath build/bin/grader)

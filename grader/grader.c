@@ -1,20 +1,19 @@
 /*
  * grader.c - builds and tests each exercise of a submission, scores it
- * against the exercise's rubric and writes the reports.
- *
- *   grader [--root DIR] [--submission DIR] [--exercise exNN]... [--out DIR]
- *          [--expect-score N] [--min-score N] [--quiet]
+ * against the exercise's rubric and writes the reports. See `grader
+ * --help` for the options; the steps of one exercise are in grade.h.
  *
  * Exit status: 0 when grading ran (whatever the score); 1 when the score
- * misses --expect-score or --min-score; 2 on usage, rubric or internal
- * errors (a rubric error still lets the other exercises be graded).
+ * misses --expect-score or --min-score, or, with --ci, when a protected
+ * file differs from the manifest (the score is still computed and
+ * reported); 2 on usage, rubric or internal errors (a rubric error still
+ * lets the other exercises be graded).
  */
 /* realpath() is only declared for X/Open in glibc's strict POSIX mode. */
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,53 +21,68 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
+#include "grade.h"
+#include "manifest.h"
 #include "report.h"
 #include "rubric.h"
 #include "runner.h"
 
 #define GRADER_ERR_LEN 256
-#define GRADER_BUILD_TIMEOUT_S 300
-#define GRADER_BUILD_TAIL_LINES 40
-#define GRADER_TEST_TAIL_LINES 20
-#define GRADER_ARG_LEN (PATH_MAX + 32)
+#define GRADER_MAX_CHILD_ARGS 48
 
 struct grader_opts {
     const char *root;
     const char *submission;
+    const char *subroot;    /* --submission-root; NULL: the root */
     const char *out;
-    const char **only; /* --exercise values, pointers into argv */
+    const char *reference;  /* NULL: ROOT/solutions */
+    const char *ref_build;  /* NULL: OUT/ref-build */
+    const char *batch;
+    const char **only;      /* --exercise values, pointers into argv */
     size_t nonly;
     int has_expect, expect;
     int has_min, min;
-    int quiet;
+    int jobs;
+    int quiet, ci, no_timing, no_static;
+    int write_manifest, check_manifest;
 };
 
 struct grader {
     struct grader_opts opts;
     char root[PATH_MAX];       /* absolute */
     char submission[PATH_MAX]; /* absolute */
+    char subroot[PATH_MAX];    /* absolute */
     char out[PATH_MAX];        /* absolute */
-    char build[PATH_MAX];      /* OUT/build, absolute */
+    char build[PATH_MAX];      /* OUT/build */
+    char reference[PATH_MAX];  /* absolute; empty when missing */
+    char ref_build[PATH_MAX];  /* absolute */
     struct rubric **rubrics;   /* selected exercises, sorted */
     struct report_exercise *exercises; /* same order as rubrics */
     size_t count;
+    char *warning;             /* integrity warning, NULL when none */
 };
 
-/* Variables of an outer make that must not leak into the build. */
-static const char *const grader_build_unset_env[] = {
-    "MAKEFLAGS", "MFLAGS", "MAKELEVEL", NULL
+/* A flag option and the field it sets. */
+struct grader_flag {
+    const char *name;
+    size_t offset;
 };
 
-/* Criterion settings that would change which tests run or how. */
-static const char *const grader_test_unset_env[] = {
-    "CRITERION_TEST_PATTERN", "CRITERION_JOBS", "CRITERION_ALWAYS_SUCCEED",
-    "CRITERION_FAIL_FAST", "CRITERION_NO_EARLY_EXIT", "CRITERION_OUTPUTS",
-    "CRITERION_ENABLE_TAP", "CRITERION_SHORT_FILENAME", NULL
+static const struct grader_flag grader_flags[] = {
+    { "--quiet", offsetof(struct grader_opts, quiet) },
+    { "--ci", offsetof(struct grader_opts, ci) },
+    { "--no-timing", offsetof(struct grader_opts, no_timing) },
+    { "--no-static-check", offsetof(struct grader_opts, no_static) },
+    { "--write-manifest", offsetof(struct grader_opts, write_manifest) },
+    { "--check-manifest", offsetof(struct grader_opts, check_manifest) },
+    { NULL, 0 }
 };
 
 static const char *const grader_value_opts[] = {
     "--root", "--submission", "--exercise", "--out", "--expect-score",
-    "--min-score", NULL
+    "--min-score", "--reference", "--submission-root", "--batch", "--jobs",
+    "--ref-build", NULL
 };
 
 /* Formats an error message into err (truncated to GRADER_ERR_LEN bytes). */
@@ -100,21 +114,34 @@ static int grader_fmt(char *buf, size_t len, const char *fmt, ...)
 static void grader_usage(FILE *out)
 {
     fprintf(out,
-            "usage: grader [--root DIR] [--submission DIR] "
-            "[--exercise exNN]...\n"
-            "              [--out DIR] [--expect-score N] [--min-score N] "
-            "[--quiet]\n"
-            "  --root DIR        workbook root (default .)\n"
-            "  --submission DIR  directory with the code to grade "
-            "(default skeletons)\n"
-            "  --exercise ID     grade only this exercise (exNN or its "
-            "directory name);\n"
-            "                    repeatable (default: all)\n"
-            "  --out DIR         where logs and reports go (default "
-            "build/grade)\n"
-            "  --expect-score N  exit 1 unless the score is exactly N\n"
-            "  --min-score N     exit 1 if the score is below N\n"
-            "  --quiet           print only the score line\n");
+"usage: grader [options]\n"
+"  --root DIR            workbook root: Makefile, harness, rubrics (default .)\n"
+"  --submission DIR      the code to grade, laid out like skeletons/\n"
+"                        (default skeletons)\n"
+"  --exercise ID         grade only this exercise (exNN or its directory\n"
+"                        name); repeatable (default: all)\n"
+"  --out DIR             where logs and reports go (default build/grade)\n"
+"  --reference DIR       the reference for timing: sources or prebuilt .o\n"
+"                        files, laid out like solutions/ (default\n"
+"                        ROOT/solutions)\n"
+"  --no-timing           skip the timing criteria (quick local runs)\n"
+"  --expect-score N      exit 1 unless the score is exactly N\n"
+"  --min-score N         exit 1 if the score is below N\n"
+"  --submission-root DIR the checkout whose protected files are compared\n"
+"                        with ROOT/grader/manifest.sha256 (default ROOT)\n"
+"  --ci                  CI mode: a protected file that differs from the\n"
+"                        manifest is an error (exit status 1)\n"
+"  --batch DIR           grade every subdirectory of DIR (one submission\n"
+"                        each) into OUT/NAME/ and OUT/grades.csv\n"
+"  --jobs N              with --batch: submissions graded at once (1)\n"
+"  --quiet               print only the score line\n"
+"  --write-manifest      write ROOT/grader/manifest.sha256 and exit\n"
+"  --check-manifest      exit 1 when the manifest is stale\n"
+"Maintainers only:\n"
+"  --no-static-check     run the code even if the static check would\n"
+"                        reject it (to test the dynamic defences)\n"
+"  --ref-build DIR       build directory of the reference (default\n"
+"                        OUT/ref-build; --batch shares one)\n");
 }
 
 static int grader_parse_int(const char *name, const char *value, int *out,
@@ -148,25 +175,44 @@ static int grader_add_only(struct grader_opts *o, const char *value,
     return 0;
 }
 
+/* Returns the string field an option sets, or NULL. */
+static const char **grader_string_opt(struct grader_opts *o, const char *name)
+{
+    if (strcmp(name, "--root") == 0) return &o->root;
+    if (strcmp(name, "--submission") == 0) return &o->submission;
+    if (strcmp(name, "--out") == 0) return &o->out;
+    if (strcmp(name, "--reference") == 0) return &o->reference;
+    if (strcmp(name, "--submission-root") == 0) return &o->subroot;
+    if (strcmp(name, "--batch") == 0) return &o->batch;
+    if (strcmp(name, "--ref-build") == 0) return &o->ref_build;
+    return NULL;
+}
+
 static int grader_set_opt(struct grader_opts *o, const char *name,
                           const char *value, char err[GRADER_ERR_LEN])
 {
-    if (strcmp(name, "--root") == 0)
-        o->root = value;
-    else if (strcmp(name, "--submission") == 0)
-        o->submission = value;
-    else if (strcmp(name, "--out") == 0)
-        o->out = value;
-    else if (strcmp(name, "--exercise") == 0)
+    const char **field = grader_string_opt(o, name);
+
+    if (field != NULL) {
+        *field = value;
+        return 0;
+    }
+    if (strcmp(name, "--exercise") == 0)
         return grader_add_only(o, value, err);
-    else if (strcmp(name, "--expect-score") == 0) {
+    if (strcmp(name, "--jobs") == 0) {
+        if (grader_parse_int(name, value, &o->jobs, err) < 0)
+            return -1;
+        if (o->jobs >= 1 && o->jobs <= BATCH_MAX_JOBS)
+            return 0;
+        grader_seterr(err, "--jobs takes 1 to %d", BATCH_MAX_JOBS);
+        return -1;
+    }
+    if (strcmp(name, "--expect-score") == 0) {
         o->has_expect = 1;
         return grader_parse_int(name, value, &o->expect, err);
-    } else {
-        o->has_min = 1;
-        return grader_parse_int(name, value, &o->min, err);
     }
-    return 0;
+    o->has_min = 1;
+    return grader_parse_int(name, value, &o->min, err);
 }
 
 static int grader_is_value_opt(const char *name, size_t len)
@@ -177,6 +223,20 @@ static int grader_is_value_opt(const char *name, size_t len)
         if (strlen(grader_value_opts[i]) == len &&
             strncmp(grader_value_opts[i], name, len) == 0)
             return 1;
+    return 0;
+}
+
+/* Sets the flag arg names; returns 0 when arg is not a flag. */
+static int grader_flag(struct grader_opts *o, const char *arg)
+{
+    size_t i;
+
+    for (i = 0; grader_flags[i].name != NULL; i++) {
+        if (strcmp(arg, grader_flags[i].name) != 0)
+            continue;
+        *(int *)((char *)o + grader_flags[i].offset) = 1;
+        return 1;
+    }
     return 0;
 }
 
@@ -193,10 +253,8 @@ static int grader_parse_args(struct grader_opts *o, int argc, char **argv,
         arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
             return 1;
-        if (strcmp(arg, "--quiet") == 0) {
-            o->quiet = 1;
+        if (grader_flag(o, arg))
             continue;
-        }
         eq = strchr(arg, '=');
         len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
         if (!grader_is_value_opt(arg, len)) {
@@ -212,6 +270,11 @@ static int grader_parse_args(struct grader_opts *o, int argc, char **argv,
         if (grader_set_opt(o, name, value, err) < 0)
             return -1;
     }
+    if (o->ci && o->no_static) {
+        grader_seterr(err, "--no-static-check is for maintainers' tests, "
+                      "never with --ci");
+        return -1;
+    }
     return 0;
 }
 
@@ -219,36 +282,58 @@ static int grader_parse_args(struct grader_opts *o, int argc, char **argv,
 /* Setup                                                               */
 /* ------------------------------------------------------------------ */
 
-
 static int grader_resolve(const char *what, const char *path,
                           char out[PATH_MAX], char err[GRADER_ERR_LEN])
 {
     if (realpath(path, out) == NULL) {
-        grader_seterr(err, "%s '%s': %s", what, path,
-                      strerror(errno));
+        grader_seterr(err, "%s '%s': %s", what, path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-static int grader_build_dir(struct grader *g, char err[GRADER_ERR_LEN])
+/* The reference is optional: a missing one only costs the timing. */
+static void grader_resolve_reference(struct grader *g)
 {
-    if (grader_fmt(g->build, sizeof(g->build), "%s/build", g->out) < 0) {
+    char path[PATH_MAX];
+
+    if (g->opts.reference != NULL)
+        snprintf(path, sizeof(path), "%s", g->opts.reference);
+    else if (grader_fmt(path, sizeof(path), "%s/solutions", g->root) < 0)
+        path[0] = '\0';
+    if (path[0] == '\0' || realpath(path, g->reference) == NULL)
+        snprintf(g->reference, sizeof(g->reference), "%s", path);
+}
+
+static int grader_setup_out(struct grader *g, char err[GRADER_ERR_LEN])
+{
+    if (runner_mkdir_p(g->opts.out, err) < 0 ||
+        grader_resolve("output directory", g->opts.out, g->out, err) < 0)
+        return -1;
+    if (grader_fmt(g->build, sizeof(g->build), "%s/build", g->out) < 0 ||
+        (g->opts.ref_build == NULL &&
+         grader_fmt(g->ref_build, sizeof(g->ref_build), "%s/ref-build",
+                    g->out) < 0)) {
         grader_seterr(err, "output directory path is too long");
         return -1;
     }
-    return 0;
+    if (g->opts.ref_build != NULL &&
+        (runner_mkdir_p(g->opts.ref_build, err) < 0 ||
+         grader_resolve("reference build directory", g->opts.ref_build,
+                        g->ref_build, err) < 0))
+        return -1;
+    return runner_mkdir_p(g->build, err);
 }
 
 static int grader_setup_dirs(struct grader *g, char err[GRADER_ERR_LEN])
 {
     if (grader_resolve("submission directory", g->opts.submission,
                        g->submission, err) < 0 ||
-        runner_mkdir_p(g->opts.out, err) < 0 ||
-        grader_resolve("output directory", g->opts.out, g->out, err) < 0 ||
-        grader_build_dir(g, err) < 0 ||
-        runner_mkdir_p(g->build, err) < 0)
+        grader_resolve("submission root", g->opts.subroot != NULL
+                       ? g->opts.subroot : g->root, g->subroot, err) < 0 ||
+        grader_setup_out(g, err) < 0)
         return -1;
+    grader_resolve_reference(g);
     return 0;
 }
 
@@ -311,8 +396,8 @@ static int grader_check_ids(const struct grader *g, char err[GRADER_ERR_LEN])
     return 0;
 }
 
-/* Loads the rubrics of the selected exercises, in name order. */
-static int grader_load(struct grader *g, char err[GRADER_ERR_LEN])
+/* Loads the rubrics of the selected exercises (all: every one), sorted. */
+static int grader_load(struct grader *g, int all, char err[GRADER_ERR_LEN])
 {
     char **names = NULL;
     size_t n = 0, i;
@@ -328,7 +413,7 @@ static int grader_load(struct grader *g, char err[GRADER_ERR_LEN])
         goto out;
     }
     for (i = 0; i < n; i++) {
-        if (!grader_selected(&g->opts, names[i]))
+        if (!all && !grader_selected(&g->opts, names[i]))
             continue;
         if (rubric_load(g->root, names[i], &g->rubrics[g->count], err) < 0)
             goto out;
@@ -342,174 +427,74 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* Grading                                                             */
+/* Integrity                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Records an internal error: 0 points and exercise status "error". */
-static int grader_internal(struct report_exercise *ex, const char *what,
-                           const char *why)
+static int grader_manifest_cmd(struct grader *g, char err[GRADER_ERR_LEN])
 {
-    char note[GRADER_ERR_LEN * 2], err[REPORT_ERR_LEN];
+    char *text = NULL, *diff = NULL;
+    int rc = -1;
 
-    grader_fmt(note, sizeof(note), "internal error: %s: %s", what, why);
-    return report_fail_all(ex, REPORT_EX_ERROR, REPORT_UNGRADABLE, note, NULL,
-                           0, err);
-}
-
-static void grader_build_note(const struct grader *g, const struct rubric *r,
-                              const struct runner_result *res, char *note,
-                              size_t len)
-{
-    if (res->outcome == RUNNER_TIMED_OUT)
-        grader_fmt(note, len, "the build did not finish within %d s and was "
-                   "stopped (your files: %s/%s/)", GRADER_BUILD_TIMEOUT_S,
-                   g->submission, r->exdir);
-    else if (res->outcome == RUNNER_SIGNALED)
-        grader_fmt(note, len, "the build was killed by signal %d (%s)",
-                   res->status, strsignal(res->status));
-    else
-        grader_fmt(note, len, "does not compile: fix the errors below (your "
-                   "files: %s/%s/)", g->submission, r->exdir);
-}
-
-/*
- * Builds the test binary of exercise i into bin. Returns 1 when it can be
- * run, 0 when the exercise was marked ungradable or in error, -1 on OOM.
- */
-static int grader_build(const struct grader *g, size_t i, char *bin,
-                        size_t binlen)
-{
-    const struct rubric *r = g->rubrics[i];
-    struct report_exercise *ex = &g->exercises[i];
-    char sub[GRADER_ARG_LEN], bdir[GRADER_ARG_LEN], target[80];
-    char log[PATH_MAX], note[GRADER_ERR_LEN * 2], err[RUNNER_ERR_LEN];
-    const char *argv[] = { "make", "-s", "--no-print-directory", "-C", g->root,
-                           sub, bdir, target, NULL };
-    struct runner_spec spec = { argv, NULL, log, GRADER_BUILD_TIMEOUT_S, 0, 0,
-                                grader_build_unset_env };
-    struct runner_result res;
-
-    if (grader_fmt(sub, sizeof(sub), "SUBMISSION=%s", g->submission) < 0 ||
-        grader_fmt(bdir, sizeof(bdir), "SUBBUILD=%s", g->build) < 0 ||
-        grader_fmt(target, sizeof(target), "tests-%s", r->id) < 0 ||
-        grader_fmt(log, sizeof(log), "%s/%s.build.log", g->out, r->id) < 0 ||
-        grader_fmt(bin, binlen, "%s/bin/test-%s", g->build, r->id) < 0)
-        return grader_internal(ex, "cannot build", "path too long") < 0 ? -1
-                                                                        : 0;
-    if (runner_run(&spec, &res, err) < 0)
-        return grader_internal(ex, "cannot run make", err) < 0 ? -1 : 0;
-    if (res.outcome == RUNNER_EXITED && res.status == 0) {
-        if (access(bin, X_OK) == 0)
-            return 1;
-        return grader_internal(ex, "the build succeeded but did not produce",
-                               bin) < 0 ? -1 : 0;
-    }
-    grader_build_note(g, r, &res, note, sizeof(note));
-    if (report_fail_all(ex, REPORT_EX_UNGRADABLE, REPORT_UNGRADABLE, note, log,
-                        GRADER_BUILD_TAIL_LINES, err) < 0)
+    if (manifest_build(g->root, g->rubrics, g->count, &text, err) < 0)
         return -1;
+    if (g->opts.write_manifest) {
+        if (manifest_write(g->root, text, err) == 0) {
+            printf("wrote %s/%s\n", g->root, MANIFEST_PATH);
+            rc = 0;
+        }
+    } else if ((rc = manifest_compare(g->root, text, &diff, err)) == 1) {
+        printf("%s is stale (run `build/bin/grader --write-manifest`):\n%s",
+               MANIFEST_PATH, diff);
+    } else if (rc == 0) {
+        printf("%s is up to date\n", MANIFEST_PATH);
+    }
+    free(text);
+    free(diff);
+    return rc;
+}
+
+/* Compares the protected files with the manifest; sets g->warning. */
+static int grader_integrity(struct grader *g, char err[GRADER_ERR_LEN])
+{
+    char *text = NULL;
+    size_t len;
+
+    if (manifest_verify(g->root, g->subroot, &text, err) < 0)
+        return -1;
+    if (text == NULL || !g->opts.ci) {
+        g->warning = text;
+        return 0;
+    }
+    len = strlen(text) + 256;
+    if ((g->warning = malloc(len)) == NULL) {
+        free(text);
+        grader_seterr(err, "out of memory");
+        return -1;
+    }
+    snprintf(g->warning, len, "%s\nThis is an error in CI mode (exit status "
+             "1); the score was computed with the trusted copies of %s.",
+             text, g->root);
+    free(text);
     return 0;
 }
 
-/* Explains a test run that produced no report; empty when it did. */
-static void grader_run_note(const struct rubric *r,
-                            const struct runner_result *res, char *note,
-                            size_t len, enum report_status *status)
-{
-    *status = REPORT_CRASH;
-    note[0] = '\0';
-    if (res->outcome == RUNNER_TIMED_OUT) {
-        *status = REPORT_TIMEOUT;
-        grader_fmt(note, len, "the test run exceeded %d s and was stopped",
-                   r->timeout_s);
-    } else if (res->outcome == RUNNER_SIGNALED && res->status == SIGXCPU) {
-        *status = REPORT_TIMEOUT;
-        grader_fmt(note, len, "the test run used more than %d s of CPU time "
-                   "and was stopped", r->timeout_s);
-    } else if (res->outcome == RUNNER_SIGNALED) {
-        grader_fmt(note, len, "the test program was killed by signal %d (%s)",
-                   res->status, strsignal(res->status));
-    }
-}
-
-static int grader_prepare_run(const struct grader *g, const struct rubric *r,
-                              char *json, char *scratch, size_t len,
-                              char err[GRADER_ERR_LEN])
-{
-    if (grader_fmt(json, len, "%s/%s.criterion.json", g->out, r->id) < 0 ||
-        grader_fmt(scratch, len, "%s/scratch-%s", g->out, r->id) < 0) {
-        grader_seterr(err, "output directory path is too long");
-        return -1;
-    }
-    if (unlink(json) < 0 && errno != ENOENT) {
-        grader_seterr(err, "cannot remove %s: %s", json,
-                      strerror(errno));
-        return -1;
-    }
-    return runner_clear_dir(scratch, err);
-}
-
-/* Scores the report, or fails every test when there is no usable one. */
-static int grader_score(struct report_exercise *ex, const char *json,
-                        const char *log)
-{
-    char err[REPORT_ERR_LEN], note[REPORT_ERR_LEN + 64];
-
-    if (report_score_criterion(ex, json, log, err) == 0)
-        return 0;
-    grader_fmt(note, sizeof(note), "the test program ended without a usable "
-               "report (%s)", err);
-    return report_fail_all(ex, REPORT_EX_GRADED, REPORT_CRASH, note, log,
-                           GRADER_TEST_TAIL_LINES, err);
-}
-
-static int grader_test(const struct grader *g, size_t i, const char *bin)
-{
-    const struct rubric *r = g->rubrics[i];
-    struct report_exercise *ex = &g->exercises[i];
-    char json[PATH_MAX], scratch[PATH_MAX], log[PATH_MAX];
-    char jarg[GRADER_ARG_LEN], jobs[32], note[GRADER_ERR_LEN];
-    char err[GRADER_ERR_LEN];
-    const char *argv[] = { bin, jarg, jobs, "--ascii", NULL };
-    struct runner_spec spec = { argv, scratch, log, r->timeout_s, r->timeout_s,
-                                1, grader_test_unset_env };
-    struct runner_result res;
-    enum report_status status;
-
-    grader_fmt(jobs, sizeof(jobs), "-j%d", r->jobs);
-    grader_seterr(err, "output directory path is too long");
-    if (grader_prepare_run(g, r, json, scratch, sizeof(json), err) < 0 ||
-        grader_fmt(log, sizeof(log), "%s/%s.test.log", g->out, r->id) < 0 ||
-        grader_fmt(jarg, sizeof(jarg), "--json=%s", json) < 0)
-        return grader_internal(ex, "cannot prepare the test run", err);
-    if (runner_run(&spec, &res, err) < 0)
-        return grader_internal(ex, "cannot run the tests", err);
-    grader_run_note(r, &res, note, sizeof(note), &status);
-    if (note[0] == '\0')
-        return grader_score(ex, json, log);
-    return report_fail_all(ex, REPORT_EX_GRADED, status, note, log,
-                           GRADER_TEST_TAIL_LINES, err);
-}
-
-static int grader_grade(struct grader *g, size_t i)
-{
-    char bin[PATH_MAX], err[REPORT_ERR_LEN];
-    int built;
-
-    if (report_exercise_init(&g->exercises[i], g->rubrics[i], err) < 0)
-        return -1;
-    if (!g->opts.quiet && isatty(STDERR_FILENO))
-        fprintf(stderr, "grader: building and testing %s...\n",
-                g->rubrics[i]->exdir);
-    built = grader_build(g, i, bin, sizeof(bin));
-    if (built <= 0)
-        return built;
-    return grader_test(g, i, bin);
-}
-
 /* ------------------------------------------------------------------ */
-/* Results                                                             */
+/* Grading                                                             */
 /* ------------------------------------------------------------------ */
+
+static int grader_grade_all(struct grader *g)
+{
+    struct grade_ctx ctx = { g->root, g->submission, g->out, g->build,
+                             g->reference, g->ref_build, !g->opts.no_static,
+                             !g->opts.no_timing,
+                             !g->opts.quiet && isatty(STDERR_FILENO) };
+    size_t i;
+
+    for (i = 0; i < g->count; i++)
+        if (grade_exercise(&ctx, g->rubrics[i], &g->exercises[i]) < 0)
+            return -1;
+    return 0;
+}
 
 static int grader_exit_status(const struct grader *g, int score)
 {
@@ -524,6 +509,11 @@ static int grader_exit_status(const struct grader *g, int score)
     if (g->opts.has_min && score < g->opts.min) {
         fprintf(stderr, "score %d is below the minimum %d\n", score,
                 g->opts.min);
+        rc = 1;
+    }
+    if (g->opts.ci && g->warning != NULL) {
+        fprintf(stderr, "grader: protected files differ from the manifest "
+                "(CI mode)\n");
         rc = 1;
     }
     for (i = 0; i < g->count; i++) {
@@ -548,19 +538,23 @@ static double grader_now(void)
 static int grader_finish(struct grader *g, double start)
 {
     struct report_run run = { g->exercises, g->count, grader_now() - start,
-                              g->out };
+                              g->out, g->warning };
     char err[REPORT_ERR_LEN];
-    int colour = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+    int colour = !g->opts.ci && isatty(STDOUT_FILENO) &&
+                 getenv("NO_COLOR") == NULL;
     int score, max, written;
     size_t i;
 
     for (i = 0; !g->opts.quiet && i < g->count; i++)
         report_print_exercise(stdout, &g->exercises[i], colour);
+    report_print_warning(g->opts.quiet ? stderr : stdout, g->warning,
+                         colour && !g->opts.quiet);
     written = report_write_files(&run, err) == 0;
     report_totals(&run, &score, &max);
     printf("Score: %d/%d\n", score, max);
     if (written && !g->opts.quiet)
-        printf("Reports: %s/results.json %s/summary.md\n", g->out, g->out);
+        printf("Reports: %s/results.json %s/summary.md %s/junit.xml\n",
+               g->out, g->out, g->out);
     fflush(stdout);
     if (!written) {
         fprintf(stderr, "grader: %s\n", err);
@@ -568,6 +562,61 @@ static int grader_finish(struct grader *g, double start)
     }
     return grader_exit_status(g, score);
 }
+
+/* ------------------------------------------------------------------ */
+/* Batch                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Arguments that every child grader of a batch gets. */
+static void grader_child_args(const struct grader_opts *o, const char **args)
+{
+    size_t k = 0, i;
+
+    for (i = 0; i < o->nonly && k + 3 < GRADER_MAX_CHILD_ARGS; i++) {
+        args[k++] = "--exercise";
+        args[k++] = o->only[i];
+    }
+    if (o->no_timing)
+        args[k++] = "--no-timing";
+    if (o->no_static)
+        args[k++] = "--no-static-check";
+    args[k] = NULL;
+}
+
+static int grader_batch(struct grader *g, char err[GRADER_ERR_LEN])
+{
+    const char *args[GRADER_MAX_CHILD_ARGS];
+    char self[PATH_MAX], dir[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    struct batch_opts bo;
+    int rc;
+
+    if (n <= 0) {
+        grader_seterr(err, "cannot find this program: %s", strerror(errno));
+        return -1;
+    }
+    self[n] = '\0';
+    if (grader_resolve("batch directory", g->opts.batch, dir, err) < 0 ||
+        runner_mkdir_p(g->opts.out, err) < 0 ||
+        grader_resolve("output directory", g->opts.out, g->out, err) < 0)
+        return -1;
+    grader_resolve_reference(g);
+    grader_child_args(&g->opts, args);
+    bo = (struct batch_opts){ self, g->root, dir, g->out,
+                              g->reference[0] ? g->reference : NULL,
+                              g->rubrics, g->count, args,
+                              g->opts.jobs > 0 ? g->opts.jobs : 1,
+                              !g->opts.no_timing, g->opts.quiet };
+    rc = batch_run(&bo, err);
+    if (rc == 1)
+        fprintf(stderr, "grader: some submissions could not be graded (see "
+                "their status in %s/grades.csv)\n", g->out);
+    return rc < 0 ? -1 : rc == 0 ? 0 : 2;
+}
+
+/* ------------------------------------------------------------------ */
+/* Main                                                                */
+/* ------------------------------------------------------------------ */
 
 static void grader_free(struct grader *g)
 {
@@ -581,14 +630,50 @@ static void grader_free(struct grader *g)
     free(g->exercises);
     free(g->rubrics);
     free(g->opts.only);
+    free(g->warning);
+}
+
+/* Grades one submission; returns the exit status, or -1 (err set). */
+static int grader_single(struct grader *g, double start,
+                         char err[GRADER_ERR_LEN])
+{
+    if (grader_setup_dirs(g, err) < 0 || grader_integrity(g, err) < 0)
+        return -1;
+    if (!g->opts.quiet)
+        report_print_warning(stdout, g->warning, !g->opts.ci &&
+                             isatty(STDOUT_FILENO) &&
+                             getenv("NO_COLOR") == NULL);
+    fflush(stdout);
+    if (grader_grade_all(g) < 0) {
+        grader_seterr(err, "out of memory");
+        return -1;
+    }
+    return grader_finish(g, start);
+}
+
+/* Returns the exit status, or -1 on an error described in err. */
+static int grader_main(struct grader *g, double start,
+                       char err[GRADER_ERR_LEN])
+{
+    int manifest = g->opts.write_manifest || g->opts.check_manifest;
+
+    if (grader_resolve("root directory", g->opts.root, g->root, err) < 0 ||
+        grader_load(g, manifest, err) < 0)
+        return -1;
+    if (manifest)
+        return grader_manifest_cmd(g, err);
+    if (runner_init(err) < 0)
+        return -1;
+    if (g->opts.batch != NULL)
+        return grader_batch(g, err);
+    return grader_single(g, start, err);
 }
 
 int main(int argc, char **argv)
 {
     struct grader g;
-    char err[GRADER_ERR_LEN];
+    char err[GRADER_ERR_LEN] = "";
     double start = grader_now();
-    size_t i;
     int rc = 2;
 
     memset(&g, 0, sizeof(g));
@@ -605,23 +690,12 @@ int main(int argc, char **argv)
         grader_usage(stderr);
         goto out;
     }
-    if (runner_init(err) < 0 ||
-        grader_resolve("root directory", g.opts.root, g.root, err) < 0 ||
-        grader_load(&g, err) < 0 || grader_setup_dirs(&g, err) < 0)
-        goto err;
-    for (i = 0; i < g.count; i++) {
-        if (grader_grade(&g, i) < 0) {
-            grader_seterr(err, "out of memory grading %s",
-                          g.rubrics[i]->exdir);
-            goto err;
-        }
+    rc = grader_main(&g, start, err);
+    if (rc < 0) {
+        fprintf(stderr, "grader: %s\n", err);
+        rc = 2;
     }
-    rc = grader_finish(&g, start);
-    goto out;
 
-err:
-    fprintf(stderr, "grader: %s\n", err);
-    rc = 2;
 out:
     grader_free(&g);
     return rc;

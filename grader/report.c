@@ -1,17 +1,7 @@
 /*
- * report.c - scoring from Criterion JSON reports and report output.
- *
- * Scoring rules, per rubric test (suite + test name), from the test's own
- * entry in the Criterion JSON report (top-level counters are ignored):
- *   PASSED with assertions > 0     OK, full points
- *   PASSED with no assertion       FAIL (the code probably exited early)
- *   FAILED                         FAIL, messages kept
- *   ERRORED "...timed out..."      TIMEOUT
- *   ERRORED "...crashed..."/other  CRASH
- *   SKIPPED                        FAIL, messages kept
- *   absent from the report         FAIL
- *   reported twice                 FAIL, and a grading error
- *   in the report, not the rubric  grading error (rubric bug)
+ * report.c - scoring from Criterion JSON reports (rules in report.h),
+ * the state of an exercise's results, and the terminal report. The report
+ * files are written by report_files.c.
  */
 #include "report.h"
 
@@ -27,11 +17,12 @@
 
 #define REPORT_MAX_JSON_BYTES (32L * 1024 * 1024)
 #define REPORT_TAIL_BYTES 65536
-#define REPORT_JSON_MAX_LINES 60 /* message lines kept in results.json */
 #define REPORT_INDENT "            "
 
 #define REPORT_WHY_NO_ASSERT \
     "passed without running any assertion (did the code exit early?)"
+#define REPORT_WHY_NO_TIMING \
+    "not measured: every functional test must pass first"
 #define REPORT_WHY_TIMEOUT \
     "the test did not finish in time (endless loop, or waiting for an " \
     "event that never comes?)"
@@ -222,41 +213,6 @@ out:
         close(fd);
     free(buf);
     return tail;
-}
-
-/* Writes data to path through a temporary file and rename(). */
-static int report_write_atomic(const char *path, const char *data,
-                               char err[REPORT_ERR_LEN])
-{
-    char tmp[PATH_MAX];
-    size_t len = strlen(data);
-    FILE *f = NULL;
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        report_seterr(err, "path too long: %s", path);
-        return -1;
-    }
-    f = fopen(tmp, "w");
-    if (f == NULL || fwrite(data, 1, len, f) != len || fflush(f) != 0 ||
-        fsync(fileno(f)) != 0) {
-        report_seterr(err, "cannot write %s: %s", tmp,
-                      strerror(errno));
-        goto err;
-    }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        f = NULL;
-        report_seterr(err, "cannot write %s: %s", path,
-                      strerror(errno));
-        goto err;
-    }
-    return 0;
-
-err:
-    if (f != NULL)
-        fclose(f);
-    unlink(tmp);
-    return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -520,62 +476,43 @@ static int report_classify(struct report_result *res, json_t *t, int points,
     return rc;
 }
 
-static int report_apply_test(struct report_exercise *ex, const char *suite,
-                             json_t *t, unsigned char *seen,
-                             const char *test_log, char err[REPORT_ERR_LEN])
+/* Counts the entries of suite::test in the report; *entry is the last. */
+static size_t report_find_entry(json_t *root, const char *suite,
+                                const char *test, json_t **entry)
 {
-    const char *name = json_string_value(json_object_get(t, "name"));
-    long idx = rubric_find_test(ex->rubric, suite, name);
-    char msg[REPORT_ERR_LEN];
+    json_t *s, *t;
+    size_t i, j, n = 0;
 
-    if (idx < 0) {
-        snprintf(msg, sizeof(msg), "rubric error: test %s::%s is not in "
-                 "rubric.json", suite, name);
-        return report_add_error(ex, msg, err);
-    }
-    if (seen[idx]) {
-        snprintf(msg, sizeof(msg), "test report error: test %s::%s is "
-                 "reported twice (parameterized tests and theories are not "
-                 "supported)", suite, name);
-        if (report_result_set(&ex->results[idx], REPORT_FAIL, 0,
-                              "reported twice", NULL) < 0)
-            goto oom;
-        return report_add_error(ex, msg, err);
-    }
-    seen[idx] = 1;
-    if (report_classify(&ex->results[idx], t,
-                        ex->rubric->tests[idx].points, test_log) < 0)
-        goto oom;
-    return 0;
-
-oom:
-    report_seterr(err, "out of memory");
-    return -1;
-}
-
-static int report_apply(struct report_exercise *ex, json_t *root,
-                        unsigned char *seen, const char *test_log,
-                        char err[REPORT_ERR_LEN])
-{
-    json_t *suite, *t;
-    const char *name;
-    size_t i, j;
-
-    json_array_foreach(json_object_get(root, "test_suites"), i, suite) {
-        name = json_string_value(json_object_get(suite, "name"));
-        json_array_foreach(json_object_get(suite, "tests"), j, t)
-            if (report_apply_test(ex, name, t, seen, test_log, err) < 0)
-                return -1;
-    }
-    for (i = 0; i < ex->rubric->ntests; i++) {
-        if (!seen[i] &&
-            report_result_set(&ex->results[i], REPORT_FAIL, 0,
-                              "missing from the test report", NULL) < 0) {
-            report_seterr(err, "out of memory");
-            return -1;
+    *entry = NULL;
+    json_array_foreach(json_object_get(root, "test_suites"), i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "name")), suite) != 0)
+            continue;
+        json_array_foreach(json_object_get(s, "tests"), j, t) {
+            if (strcmp(json_string_value(json_object_get(t, "name")),
+                       test) != 0)
+                continue;
+            *entry = t;
+            n++;
         }
     }
-    return 0;
+    return n;
+}
+
+static int report_twice(struct report_exercise *ex, size_t idx,
+                        char err[REPORT_ERR_LEN])
+{
+    const struct rubric_test *t = &ex->rubric->tests[idx];
+    char msg[REPORT_ERR_LEN];
+
+    snprintf(msg, sizeof(msg), "test report error: test %s::%s is reported "
+             "twice (parameterized tests and theories are not supported)",
+             t->suite, t->test);
+    if (report_result_set(&ex->results[idx], REPORT_FAIL, 0, "reported twice",
+                          NULL) < 0) {
+        report_seterr(err, "out of memory");
+        return -1;
+    }
+    return report_add_error(ex, msg, err);
 }
 
 static void report_sum(struct report_exercise *ex)
@@ -585,35 +522,79 @@ static void report_sum(struct report_exercise *ex)
     ex->score = 0;
     for (i = 0; i < ex->rubric->ntests; i++)
         ex->score += ex->results[i].score;
+    if (ex->rubric->timing != NULL)
+        ex->score += ex->timing.score;
 }
 
-int report_score_criterion(struct report_exercise *ex, const char *json_path,
-                           const char *test_log, char err[REPORT_ERR_LEN])
+int report_score_test(struct report_exercise *ex, size_t idx,
+                      const char *json_path, const char *test_log,
+                      char err[REPORT_ERR_LEN])
 {
-    unsigned char *seen = NULL;
-    json_t *root = NULL;
+    const struct rubric_test *t = &ex->rubric->tests[idx];
+    json_t *root = NULL, *entry = NULL;
+    size_t n;
     int rc = -1;
 
     root = report_load_criterion(json_path, err);
     if (root == NULL || report_check_shape(root, err) < 0)
         goto out;
-    seen = calloc(ex->rubric->ntests, 1);
-    if (seen == NULL) {
+    n = report_find_entry(root, t->suite, t->test, &entry);
+    if (n > 1)
+        rc = report_twice(ex, idx, err);
+    else if (n == 0)
+        rc = report_result_set(&ex->results[idx], REPORT_FAIL, 0,
+                               "missing from the test report", NULL);
+    else
+        rc = report_classify(&ex->results[idx], entry, t->points, test_log);
+    if (rc < 0 && n <= 1)
         report_seterr(err, "out of memory");
-        goto out;
-    }
-    if (report_apply(ex, root, seen, test_log, err) < 0)
-        goto out;
-    if (ex->status != REPORT_EX_ERROR)
-        ex->status = REPORT_EX_GRADED;
-    rc = 0;
 
 out:
     report_sum(ex);
-    free(seen);
     if (root != NULL)
         json_decref(root);
     return rc;
+}
+
+int report_set_result(struct report_exercise *ex, size_t idx,
+                      enum report_status status, int score,
+                      const char *reason, const char *messages,
+                      char err[REPORT_ERR_LEN])
+{
+    int rc = report_result_set(&ex->results[idx], status, score, reason,
+                               messages);
+
+    if (rc < 0)
+        report_seterr(err, "out of memory");
+    report_sum(ex);
+    return rc;
+}
+
+int report_set_timing(struct report_exercise *ex,
+                      const struct report_timing *t,
+                      char err[REPORT_ERR_LEN])
+{
+    char *reason = NULL;
+
+    if (t->reason != NULL && (reason = strdup(t->reason)) == NULL) {
+        report_seterr(err, "out of memory");
+        return -1;
+    }
+    free(ex->timing.reason);
+    ex->timing = *t;
+    ex->timing.reason = reason;
+    report_sum(ex);
+    return 0;
+}
+
+int report_all_passed(const struct report_exercise *ex)
+{
+    size_t i;
+
+    for (i = 0; i < ex->rubric->ntests; i++)
+        if (ex->results[i].status != REPORT_OK)
+            return 0;
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -645,6 +626,7 @@ void report_exercise_clear(struct report_exercise *ex)
         }
     }
     free(ex->results);
+    free(ex->timing.reason);
     free(ex->note);
     free(ex->log_path);
     free(ex->log_tail);
@@ -668,6 +650,11 @@ int report_fail_all(struct report_exercise *ex, enum report_ex_status ex_status,
     free(ex->log_tail);
     ex->log_tail = log_path != NULL ? report_read_tail(log_path, tail_lines)
                                     : NULL;
+    free(ex->timing.reason);
+    memset(&ex->timing, 0, sizeof(ex->timing));
+    if (ex->rubric->timing != NULL &&
+        report_set_string(&ex->timing.reason, REPORT_WHY_NO_TIMING) < 0)
+        goto oom;
     if (ex->status != REPORT_EX_ERROR)
         ex->status = ex_status;
     ex->score = 0;
@@ -715,17 +702,38 @@ const char *report_status_name(enum report_status status)
     case REPORT_FAIL: return "FAIL";
     case REPORT_TIMEOUT: return "TIMEOUT";
     case REPORT_CRASH: return "CRASH";
+    case REPORT_REJECTED: return "REJECTED";
     default: return "UNGRADABLE";
     }
 }
 
-static const char *report_ex_status_name(enum report_ex_status status)
+const char *report_ex_status_name(enum report_ex_status status)
 {
     switch (status) {
     case REPORT_EX_GRADED: return "graded";
     case REPORT_EX_UNGRADABLE: return "ungradable";
+    case REPORT_EX_REJECTED: return "rejected";
     default: return "error";
     }
+}
+
+void report_timing_text(const struct report_exercise *ex, char *buf,
+                        size_t len)
+{
+    const struct report_timing *t = &ex->timing;
+    int n = 0;
+
+    if (t->measured)
+        n = snprintf(buf, len, "yours %.1f ms, reference %.1f ms (median "
+                     "of %d), ratio %.2f", t->sub_ms, t->ref_ms, t->rounds,
+                     t->ratio);
+    if (n < 0 || (size_t)n >= len)
+        return;
+    if (t->reason != NULL)
+        snprintf(buf + n, len - (size_t)n, "%s%s", t->measured ? ": " : "",
+                 t->reason);
+    else if (!t->measured)
+        snprintf(buf, len, "not measured");
 }
 
 /* ------------------------------------------------------------------ */
@@ -744,11 +752,7 @@ static struct report_style report_style_for(int colour)
     return colour ? on : off;
 }
 
-/*
- * Prints the lines of text, each prefixed by indent; at most max lines
- * (0: all), followed by a count of the lines left out.
- */
-static void report_print_lines(FILE *out, const char *indent, const char *text,
+void report_print_lines(FILE *out, const char *indent, const char *text,
                                size_t max)
 {
     size_t total = report_count_lines(text), shown = 0, len;
@@ -782,8 +786,24 @@ static void report_print_test(FILE *out, const struct report_exercise *ex,
     if (res->messages != NULL)
         report_print_lines(out, REPORT_INDENT, res->messages,
                            REPORT_SHOWN_LINES);
-    if (t->hint != NULL && res->status != REPORT_UNGRADABLE)
+    if (t->hint != NULL && res->status != REPORT_UNGRADABLE &&
+        res->status != REPORT_REJECTED)
         fprintf(out, "%shint: %s\n", REPORT_INDENT, t->hint);
+}
+
+static void report_print_timing(FILE *out, const struct report_exercise *ex,
+                                const struct report_style *st)
+{
+    const struct rubric_timing *rt = ex->rubric->timing;
+    char pts[32], text[512];
+
+    if (rt == NULL)
+        return;
+    snprintf(pts, sizeof(pts), "%d/%d", ex->timing.score, rt->points);
+    report_timing_text(ex, text, sizeof(text));
+    fprintf(out, "  %s%-9s%s %s  %s: %s\n",
+            ex->timing.score == rt->points ? st->green : st->red, "TIMING",
+            st->reset, pts, rt->title, text);
 }
 
 static void report_print_notes(FILE *out, const struct report_exercise *ex,
@@ -796,7 +816,9 @@ static void report_print_notes(FILE *out, const struct report_exercise *ex,
     }
     if (ex->note == NULL)
         return;
-    fprintf(out, "  %s%s%s\n", st->red, ex->note, st->reset);
+    fprintf(out, "%s", st->red);
+    report_print_lines(out, "  ", ex->note, 0);
+    fprintf(out, "%s", st->reset);
     if (ex->log_tail != NULL)
         report_print_lines(out, "    | ", ex->log_tail, 0);
     if (ex->log_path != NULL)
@@ -814,293 +836,19 @@ void report_print_exercise(FILE *out, const struct report_exercise *ex,
     report_print_notes(out, ex, &st);
     for (i = 0; i < ex->rubric->ntests; i++)
         report_print_test(out, ex, i, &st);
+    report_print_timing(out, ex, &st);
     fprintf(out, "  %sExercise score: %d/%d%s\n\n", st.bold, ex->score,
             ex->rubric->max_score, st.reset);
 }
 
-/* ------------------------------------------------------------------ */
-/* results.json                                                        */
-/* ------------------------------------------------------------------ */
 
-/* Text of a test for results.json: explanation, messages, hint. */
-static char *report_test_output(const struct report_exercise *ex, size_t i)
+void report_print_warning(FILE *out, const char *text, int colour)
 {
-    const struct report_result *res = &ex->results[i];
-    const char *hint = ex->rubric->tests[i].hint;
-    int whole = res->reason == NULL && res->messages == NULL; /* fail_all */
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
+    struct report_style st = report_style_for(colour);
 
-    if (out == NULL)
-        return NULL;
-    if (res->status != REPORT_OK) {
-        if (res->reason != NULL)
-            report_print_lines(out, "", res->reason, 0);
-        if (res->messages != NULL)
-            report_print_lines(out, "", res->messages, REPORT_JSON_MAX_LINES);
-        if (whole && ex->note != NULL)
-            fprintf(out, "%s\n", ex->note);
-        if (whole && ex->log_tail != NULL)
-            fprintf(out, "%s\n", ex->log_tail);
-        if (hint != NULL && res->status != REPORT_UNGRADABLE)
-            fprintf(out, "hint: %s\n", hint);
-    }
-    if (fclose(out) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-static json_t *report_json_test(const struct report_exercise *ex, size_t exi,
-                                size_t i)
-{
-    const struct rubric_test *t = &ex->rubric->tests[i];
-    char name[512], number[48];
-    char *output = report_test_output(ex, i);
-    json_t *obj = NULL;
-
-    if (output == NULL)
-        return NULL;
-    snprintf(name, sizeof(name), "%s \xc2\xb7 %s", ex->rubric->id, t->title);
-    snprintf(number, sizeof(number), "%zu.%zu", exi + 1, i + 1);
-    /* "status" is Gradescope's passed/failed; "result" is our finer verdict. */
-    obj = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:[s,s], s:s}",
-                    "name", name, "number", number,
-                    "score", ex->results[i].score, "max_score", t->points,
-                    "status", ex->results[i].status == REPORT_OK ? "passed" : "failed",
-                    "result", report_status_name(ex->results[i].status),
-                    "output", output, "tags", ex->rubric->id, t->suite,
-                    "visibility", "visible");
-    free(output);
-    return obj;
-}
-
-/* Text of an exercise for results.json: grading errors, note, log tail. */
-static char *report_exercise_output(const struct report_exercise *ex)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-
-    if (out == NULL)
-        return NULL;
-    if (ex->errors != NULL)
-        fprintf(out, "%s\n", ex->errors);
-    if (ex->note != NULL)
-        fprintf(out, "%s\n", ex->note);
-    if (ex->log_tail != NULL)
-        fprintf(out, "%s\n", ex->log_tail);
-    if (fclose(out) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-static json_t *report_json_exercise(const struct report_exercise *ex)
-{
-    char *output = report_exercise_output(ex);
-    json_t *obj = NULL;
-
-    if (output == NULL)
-        return NULL;
-    obj = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s}",
-                    "id", ex->rubric->id, "dir", ex->rubric->exdir,
-                    "title", ex->rubric->title, "score", ex->score,
-                    "max_score", ex->rubric->max_score,
-                    "status", report_ex_status_name(ex->status),
-                    "output", output);
-    free(output);
-    return obj;
-}
-
-/* Short text summary: the total, then one line per exercise. */
-static char *report_summary_text(const struct report_run *run)
-{
-    const struct report_exercise *ex;
-    char *buf = NULL;
-    size_t len = 0, i;
-    int score, max;
-    FILE *out = open_memstream(&buf, &len);
-
-    if (out == NULL)
-        return NULL;
-    report_totals(run, &score, &max);
-    fprintf(out, "Score: %d/%d\n", score, max);
-    for (i = 0; i < run->count; i++) {
-        ex = &run->exercises[i];
-        fprintf(out, "%s: %d/%d (%s)\n", ex->rubric->exdir, ex->score,
-                ex->rubric->max_score, report_ex_status_name(ex->status));
-    }
-    if (fclose(out) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-/* Appends to `array` the tests and the exercise entry of every exercise. */
-static int report_json_fill(const struct report_run *run, json_t *tests,
-                            json_t *exercises)
-{
-    const struct report_exercise *ex;
-    size_t i, j;
-
-    for (i = 0; i < run->count; i++) {
-        ex = &run->exercises[i];
-        for (j = 0; j < ex->rubric->ntests; j++)
-            if (json_array_append_new(tests, report_json_test(ex, i, j)) < 0)
-                return -1;
-        if (json_array_append_new(exercises, report_json_exercise(ex)) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static json_t *report_json_run(const struct report_run *run)
-{
-    json_t *root = NULL, *tests = json_array(), *exercises = json_array();
-    char *summary = report_summary_text(run);
-    int score, max;
-
-    if (summary == NULL || tests == NULL || exercises == NULL ||
-        report_json_fill(run, tests, exercises) < 0)
-        goto out;
-    report_totals(run, &score, &max);
-    root = json_pack("{s:i, s:i, s:f, s:s, s:s, s:s, s:O, s:O}",
-                     "score", score, "max_score", max,
-                     "execution_time", run->execution_time,
-                     "output", summary, "visibility", "visible",
-                     "stdout_visibility", "visible",
-                     "tests", tests, "exercises", exercises);
-
-out:
-    free(summary);
-    json_decref(tests);
-    json_decref(exercises);
-    return root;
-}
-
-/* ------------------------------------------------------------------ */
-/* summary.md                                                          */
-/* ------------------------------------------------------------------ */
-
-/* Writes s as the text of a Markdown table cell. */
-static void report_md_cell(FILE *out, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '|')
-            fputs("\\|", out);
-        else
-            fputc(*s == '\n' ? ' ' : *s, out);
-    }
-}
-
-static void report_md_exercise(FILE *out, const struct report_exercise *ex)
-{
-    const struct rubric_test *t;
-    size_t i;
-
-    for (i = 0; i < ex->rubric->ntests; i++) {
-        t = &ex->rubric->tests[i];
-        fprintf(out, "| %s | ", ex->rubric->id);
-        report_md_cell(out, t->title);
-        fprintf(out, " | %s | %d/%d |\n",
-                report_status_name(ex->results[i].status),
-                ex->results[i].score, t->points);
-    }
-}
-
-static char *report_markdown(const struct report_run *run)
-{
-    char *buf = NULL;
-    size_t len = 0, i;
-    int score, max;
-    FILE *out = open_memstream(&buf, &len);
-
-    if (out == NULL)
-        return NULL;
-    report_totals(run, &score, &max);
-    fprintf(out, "## Grading results\n\n");
-    fprintf(out, "| Exercise | Test | Status | Points |\n");
-    fprintf(out, "| --- | --- | --- | --- |\n");
-    for (i = 0; i < run->count; i++)
-        report_md_exercise(out, &run->exercises[i]);
-    fprintf(out, "\n**Score: %d/%d**\n", score, max);
-    if (fclose(out) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-static int report_append_step_summary(const char *md, char err[REPORT_ERR_LEN])
-{
-    const char *path = getenv("GITHUB_STEP_SUMMARY");
-    FILE *f;
-
-    if (path == NULL || *path == '\0')
-        return 0;
-    f = fopen(path, "a");
-    if (f == NULL) {
-        report_seterr(err, "cannot append to %s: %s", path,
-                      strerror(errno));
-        return -1;
-    }
-    fputs(md, f);
-    if (fclose(f) != 0) {
-        report_seterr(err, "cannot write %s", path);
-        return -1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Output files                                                        */
-/* ------------------------------------------------------------------ */
-
-static int report_path(char *buf, size_t len, const char *dir, const char *name,
-                       char err[REPORT_ERR_LEN])
-{
-    int n = snprintf(buf, len, "%s/%s", dir, name);
-
-    if (n < 0 || (size_t)n >= len) {
-        report_seterr(err, "output path too long: %s", dir);
-        return -1;
-    }
-    return 0;
-}
-
-int report_write_files(const struct report_run *run, char err[REPORT_ERR_LEN])
-{
-    char path[PATH_MAX];
-    char *text = NULL, *md = NULL;
-    json_t *root = report_json_run(run);
-    int rc = -1;
-
-    if (root == NULL ||
-        (text = json_dumps(root, JSON_INDENT(2))) == NULL ||
-        (md = report_markdown(run)) == NULL) {
-        report_seterr(err, "cannot build the reports (out of "
-                      "memory or invalid UTF-8)");
-        goto out;
-    }
-    if (report_path(path, sizeof(path), run->out_dir, "results.json",
-                    err) < 0 ||
-        report_write_atomic(path, text, err) < 0 ||
-        report_path(path, sizeof(path), run->out_dir, "summary.md",
-                    err) < 0 ||
-        report_write_atomic(path, md, err) < 0 ||
-        report_append_step_summary(md, err) < 0)
-        goto out;
-    rc = 0;
-
-out:
-    free(text);
-    free(md);
-    if (root != NULL)
-        json_decref(root);
-    return rc;
+    if (text == NULL)
+        return;
+    fprintf(out, "%s%s", st.bold, st.red);
+    report_print_lines(out, "!! ", text, 0);
+    fprintf(out, "%s\n", st.reset);
 }

@@ -1,10 +1,13 @@
 /*
- * report.h - scoring from Criterion JSON reports, terminal report,
- * results.json (a superset of Gradescope's format) and summary.md.
+ * report.h - scoring from Criterion JSON reports, terminal report, and
+ * the report files: results.json (a superset of Gradescope's format),
+ * summary.md and junit.xml.
  *
- * Life cycle: report_exercise_init() per exercise, then exactly one of
- * report_score_criterion() or report_fail_all(), optionally
- * report_add_error(), then the output functions on a struct report_run,
+ * Life cycle: report_exercise_init() per exercise; then either
+ * report_fail_all() (nothing ran: does not compile, rejected, ...) or one
+ * report_score_test() / report_set_result() per test; then
+ * report_set_timing() when the rubric has a timing criterion; optionally
+ * report_add_error(); then the output functions on a struct report_run,
  * and finally report_exercise_clear().
  *
  * Error convention: functions returning int return 0 on success and -1 on
@@ -28,12 +31,14 @@ enum report_status {
     REPORT_FAIL,
     REPORT_TIMEOUT,
     REPORT_CRASH,
-    REPORT_UNGRADABLE
+    REPORT_UNGRADABLE, /* the submission does not build */
+    REPORT_REJECTED    /* the static check refused the submission */
 };
 
 enum report_ex_status {
     REPORT_EX_GRADED,     /* the tests ran (whatever their outcome) */
     REPORT_EX_UNGRADABLE, /* the submission does not build */
+    REPORT_EX_REJECTED,   /* the static check refused it: nothing ran */
     REPORT_EX_ERROR       /* rubric or grader problem: exit status 2 */
 };
 
@@ -45,15 +50,28 @@ struct report_result {
                        lines; NULL when none */
 };
 
+/* The timing criterion of an exercise (rubric->timing). */
+struct report_timing {
+    int measured;   /* both medians below are valid */
+    int score;
+    double sub_ms;  /* median of the submission's runs */
+    double ref_ms;  /* median of the reference's runs */
+    double ratio;   /* sub_ms / ref_ms */
+    int rounds;     /* runs of each side */
+    char *reason;   /* why it has fewer points than it could, or why it
+                       was not measured; NULL when none */
+};
+
 struct report_exercise {
     const struct rubric *rubric;   /* borrowed; must outlive the report */
     enum report_ex_status status;
     struct report_result *results; /* rubric->ntests entries, same order */
+    struct report_timing timing;   /* used when rubric->timing != NULL */
     char *note;      /* exercise-level explanation; NULL when none */
     char *log_path;  /* log the note refers to; NULL when none */
     char *log_tail;  /* last lines of that log; NULL when none */
     char *errors;    /* grading errors, '\n'-separated; NULL when none */
-    int score;
+    int score;       /* tests + timing */
 };
 
 struct report_run {
@@ -61,6 +79,9 @@ struct report_run {
     size_t count;
     double execution_time;             /* seconds */
     const char *out_dir;               /* where the files are written */
+    const char *warning;               /* integrity warning block, shown
+                                          at the top and the bottom;
+                                          NULL when none */
 };
 
 /* Prepares ex for the rubric r: every test FAIL with 0 points. */
@@ -72,9 +93,10 @@ void report_exercise_clear(struct report_exercise *ex);
 
 /*
  * Gives every test of ex the status `status` and 0 points, sets ex->status
- * to ex_status and records note (copied) as the explanation. When log_path
- * is not NULL, the last tail_lines lines of that file are kept to be shown
- * (an unreadable log is mentioned, not an error).
+ * to ex_status and records note (copied) as the explanation; the timing
+ * criterion gets 0 points with note as its reason. When log_path is not
+ * NULL, the last tail_lines lines of that file are kept to be shown (an
+ * unreadable log is mentioned, not an error).
  */
 int report_fail_all(struct report_exercise *ex, enum report_ex_status ex_status,
                     enum report_status status, const char *note,
@@ -82,39 +104,89 @@ int report_fail_all(struct report_exercise *ex, enum report_ex_status ex_status,
                     char err[REPORT_ERR_LEN]);
 
 /*
- * Scores ex from the Criterion JSON report at json_path (see the rules in
- * report.c). test_log is named in crash explanations. Tests the rubric
- * does not list, or reported twice (which is what Criterion does for
- * parameterized tests and theories), are recorded with report_add_error.
- * Returns -1 when the report is missing or unusable: err says why and the
- * results are unchanged, so the caller can use report_fail_all. (After an
- * out-of-memory error the results may be partial; report_fail_all resets
- * them all.)
+ * Scores test idx of ex from the Criterion JSON report at json_path, from
+ * a run of that test alone (the other tests of the binary are reported
+ * SKIPPED and ignored). Rules, from the test's own entry (Criterion's
+ * counters are ignored):
+ *   PASSED with assertions > 0     OK, full points
+ *   PASSED with no assertion       FAIL (the code probably exited early)
+ *   FAILED                         FAIL, messages kept
+ *   ERRORED "...timed out..."      TIMEOUT
+ *   ERRORED "...crashed..."/other  CRASH
+ *   SKIPPED                        FAIL, messages kept
+ *   absent from the report         FAIL
+ *   reported twice                 FAIL, and a grading error
+ * test_log is named in crash explanations. Returns -1 when the report is
+ * missing or unusable: err says why and the result is unchanged.
  */
-int report_score_criterion(struct report_exercise *ex, const char *json_path,
-                           const char *test_log, char err[REPORT_ERR_LEN]);
+int report_score_test(struct report_exercise *ex, size_t idx,
+                      const char *json_path, const char *test_log,
+                      char err[REPORT_ERR_LEN]);
+
+/*
+ * Sets the result of test idx (reason and messages are copied; NULL for
+ * none) and updates ex->score.
+ */
+int report_set_result(struct report_exercise *ex, size_t idx,
+                      enum report_status status, int score,
+                      const char *reason, const char *messages,
+                      char err[REPORT_ERR_LEN]);
+
+/*
+ * Records the timing criterion: *t is copied (its reason too) and
+ * ex->score updated. t->score must not exceed the rubric's points.
+ */
+int report_set_timing(struct report_exercise *ex,
+                      const struct report_timing *t,
+                      char err[REPORT_ERR_LEN]);
 
 /* Records a grading error (rubric bug); ex->status becomes ERROR. */
 int report_add_error(struct report_exercise *ex, const char *msg,
                      char err[REPORT_ERR_LEN]);
+
+/* Returns 1 when every test of ex is OK (the timing is not counted). */
+int report_all_passed(const struct report_exercise *ex);
 
 /* Sums score and maximum over all exercises of run. */
 void report_totals(const struct report_run *run, int *score, int *max_score);
 
 /*
  * Writes the section of one exercise (heading, notes, one line per test,
- * exercise score) to out, with ANSI colours when colour is nonzero.
+ * the timing line, exercise score) to out, with ANSI colours when colour
+ * is nonzero.
  */
 void report_print_exercise(FILE *out, const struct report_exercise *ex,
                            int colour);
 
+/* Writes the warning block text (when not NULL) framed for the terminal. */
+void report_print_warning(FILE *out, const char *text, int colour);
+
 /*
- * Writes OUT_DIR/results.json and OUT_DIR/summary.md atomically, and
- * appends the summary to $GITHUB_STEP_SUMMARY when that is set.
+ * Writes OUT_DIR/results.json, OUT_DIR/summary.md and OUT_DIR/junit.xml
+ * atomically, and appends the summary to $GITHUB_STEP_SUMMARY when that is
+ * set (report_files.c).
  */
 int report_write_files(const struct report_run *run, char err[REPORT_ERR_LEN]);
 
 /* Name of a status as shown to students: "OK", "FAIL", ... */
 const char *report_status_name(enum report_status status);
+
+/* Name of an exercise status in the files: "graded", "rejected", ... */
+const char *report_ex_status_name(enum report_ex_status status);
+
+/*
+ * Writes the one-line description of the timing criterion of ex ("yours
+ * 27.1 ms, reference 26.5 ms (median of 5), ratio 1.02", or why it was not
+ * measured) into buf.
+ */
+void report_timing_text(const struct report_exercise *ex, char *buf,
+                        size_t len);
+
+/*
+ * Prints the lines of text, each prefixed by indent; at most max lines
+ * (0: all), followed by a count of the lines left out.
+ */
+void report_print_lines(FILE *out, const char *indent, const char *text,
+                        size_t max);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -35,6 +36,9 @@ static volatile sig_atomic_t runner_active_pgid = 0;
  * "cmd & exec grader"): the straggler sweep leaves them alone. */
 static pid_t runner_foreign[RUNNER_MAX_FOREIGN];
 static size_t runner_nforeign = 0;
+
+/* RLIMIT_NPROC of sandboxed children; 0: not set (root, or unknown). */
+static long runner_nproc = 0;
 
 /* What the child reports through the status pipe when it cannot exec. */
 enum runner_stage {
@@ -203,13 +207,52 @@ static void runner_on_signal(int sig)
     raise(sig); /* SA_RESETHAND: default action once the handler returns */
 }
 
+/* Adds the Threads: count of /proc/PID/status when its real uid is uid. */
+static long runner_tasks_of(const char *pid, uid_t uid)
+{
+    char path[64], line[256];
+    long real = -1, threads = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%s/status", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "Uid:", 4) == 0)
+            real = strtol(line + 4, NULL, 10);
+        else if (strncmp(line, "Threads:", 8) == 0)
+            threads = strtol(line + 8, NULL, 10);
+    }
+    fclose(f);
+    return real == (long)uid ? threads : 0;
+}
+
+long runner_count_user_tasks(void)
+{
+    uid_t uid = getuid();
+    struct dirent *de;
+    DIR *proc = opendir("/proc");
+    long n = 0;
+
+    if (proc == NULL)
+        return -1;
+    while ((de = readdir(proc)) != NULL)
+        if (runner_is_number(de->d_name))
+            n += runner_tasks_of(de->d_name, uid);
+    closedir(proc);
+    return n;
+}
+
 int runner_init(char err[RUNNER_ERR_LEN])
 {
     static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
     struct sigaction sa;
+    long tasks = getuid() != 0 ? runner_count_user_tasks() : -1;
     size_t i;
 
     runner_note_foreign();
+    if (tasks >= 0)
+        runner_nproc = tasks + RUNNER_NPROC_MARGIN;
 
 #ifdef __linux__
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
@@ -233,7 +276,8 @@ int runner_init(char err[RUNNER_ERR_LEN])
 
 /* ------------------------------------------------------------------ */
 /* Child side (between fork and exec: async-signal-safe calls only,    */
-/* except unsetenv, which is fine because the grader is single-thread) */
+/* except unsetenv and putenv, which are fine because the grader is    */
+/* single-threaded)                                                    */
 /* ------------------------------------------------------------------ */
 
 static int runner_limit(int resource, rlim_t soft, rlim_t hard)
@@ -251,9 +295,13 @@ static int runner_limit(int resource, rlim_t soft, rlim_t hard)
 
 static int runner_apply_limits(const struct runner_spec *spec)
 {
+    rlim_t as = (rlim_t)spec->memory_mb * 1024 * 1024;
+
     if (spec->cpu_limit_s > 0 &&
         runner_limit(RLIMIT_CPU, (rlim_t)spec->cpu_limit_s,
                      (rlim_t)spec->cpu_limit_s + 1) < 0)
+        return -1;
+    if (spec->memory_mb > 0 && runner_limit(RLIMIT_AS, as, as) < 0)
         return -1;
     if (!spec->sandbox)
         return 0;
@@ -262,6 +310,12 @@ static int runner_apply_limits(const struct runner_spec *spec)
         runner_limit(RLIMIT_NOFILE, RUNNER_NOFILE_LIMIT,
                      RUNNER_NOFILE_LIMIT) < 0 ||
         runner_limit(RLIMIT_CORE, 0, 0) < 0)
+        return -1;
+    /* Root is exempt from RLIMIT_NPROC: the harness's seccomp filter is
+     * what contains process creation there. */
+    if (runner_nproc > 0 &&
+        runner_limit(RLIMIT_NPROC, (rlim_t)runner_nproc,
+                     (rlim_t)runner_nproc) < 0)
         return -1;
     return 0;
 }
@@ -287,49 +341,132 @@ static void runner_child_fail(int statfd, int stage)
     _exit(127);
 }
 
-static void runner_child(const struct runner_spec *spec, int logfd,
-                         int nullfd, int statfd)
+static void runner_child_env(const struct runner_spec *spec)
 {
     size_t i;
 
+    for (i = 0; spec->unset_env != NULL && spec->unset_env[i] != NULL; i++)
+        unsetenv(spec->unset_env[i]);
+    for (i = 0; spec->set_env != NULL && spec->set_env[i] != NULL; i++)
+        putenv((char *)spec->set_env[i]);
+}
+
+/* outfd receives stdout and stderr (the log file or the capture pipe). */
+static void runner_child(const struct runner_spec *spec, int outfd,
+                         int nullfd, int statfd)
+{
     runner_reset_signals();
     if (setpgid(0, 0) < 0 || dup2(nullfd, STDIN_FILENO) < 0 ||
-        dup2(logfd, STDOUT_FILENO) < 0 || dup2(logfd, STDERR_FILENO) < 0)
+        dup2(outfd, STDOUT_FILENO) < 0 || dup2(outfd, STDERR_FILENO) < 0)
         runner_child_fail(statfd, RUNNER_STAGE_SETUP);
     if (spec->cwd != NULL && chdir(spec->cwd) < 0)
         runner_child_fail(statfd, RUNNER_STAGE_CHDIR);
+    /* The environment first: it may allocate, which RLIMIT_AS could
+     * forbid (a sanitizer build of the grader reserves terabytes). */
+    runner_child_env(spec);
     if (runner_apply_limits(spec) < 0)
         runner_child_fail(statfd, RUNNER_STAGE_LIMITS);
-    for (i = 0; spec->unset_env != NULL && spec->unset_env[i] != NULL; i++)
-        unsetenv(spec->unset_env[i]);
     execvp(spec->argv[0], (char *const *)spec->argv);
     runner_child_fail(statfd, RUNNER_STAGE_EXEC);
+}
+
+/* ------------------------------------------------------------------ */
+/* Output capture                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Reads what is available on fd into the capture. Returns 1 at end of
+ * file, 0 otherwise. Kills the process group pgid once the child wrote
+ * more than kill_after bytes.
+ */
+static int runner_drain(struct runner_capture *cap, int fd, pid_t pgid)
+{
+    char chunk[16384];
+    size_t keep;
+    ssize_t n;
+
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n == 0;
+        keep = cap->size - 1 - cap->len;
+        if (keep > (size_t)n)
+            keep = (size_t)n;
+        memcpy(cap->buf + cap->len, chunk, keep);
+        cap->len += keep;
+        cap->buf[cap->len] = '\0';
+        cap->total += (unsigned long long)n;
+        if (cap->kill_after > 0 && cap->total > cap->kill_after &&
+            !cap->killed) {
+            cap->killed = 1;
+            kill(-pgid, SIGKILL);
+        }
+    }
+}
+
+/* Waits up to RUNNER_POLL_NS for output (or just sleeps without a pipe). */
+static void runner_pause(struct runner_capture *cap, int fd, pid_t pgid,
+                         int *eof)
+{
+    struct pollfd pfd = { fd, POLLIN, 0 };
+
+    if (cap == NULL || *eof) {
+        runner_sleep(RUNNER_POLL_NS);
+        return;
+    }
+    if (poll(&pfd, 1, (int)(RUNNER_POLL_NS / 1000000)) > 0)
+        *eof = runner_drain(cap, fd, pgid);
+}
+
+/* Writes what the capture kept to path (best effort: it is a copy). */
+static void runner_save_capture(const struct runner_capture *cap,
+                                const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL)
+        return;
+    fwrite(cap->buf, 1, cap->len, f);
+    if (cap->total > cap->len)
+        fprintf(f, "\n[grader: %llu more bytes of output were not kept]\n",
+                cap->total - cap->len);
+    fclose(f);
 }
 
 /* ------------------------------------------------------------------ */
 /* Parent side                                                         */
 /* ------------------------------------------------------------------ */
 
-/* Waits for pid, killing its process group after timeout_s seconds. */
-static int runner_wait(pid_t pid, int timeout_s, int *wstatus, int *timed_out)
+/* The parent's end of a run. */
+struct runner_run_state {
+    const struct runner_spec *spec;
+    pid_t pid;
+    int outfd;      /* capture pipe, read end; -1 without a capture */
+    int eof;        /* the capture pipe reached end of file */
+    int wstatus;
+    int timed_out;
+};
+
+/* Waits for the child, killing its process group after timeout_s. */
+static int runner_wait(struct runner_run_state *st)
 {
-    double deadline = runner_now() + timeout_s;
+    double deadline = runner_now() + st->spec->timeout_s;
     pid_t r;
 
-    *timed_out = 0;
+    st->timed_out = 0;
     for (;;) {
-        r = waitpid(pid, wstatus, *timed_out ? 0 : WNOHANG);
-        if (r == pid)
+        r = waitpid(st->pid, &st->wstatus, WNOHANG);
+        if (r == st->pid)
             return 0;
         if (r < 0 && errno != EINTR)
             return -1;
-        if (!*timed_out && runner_now() >= deadline) {
-            *timed_out = 1;
-            kill(-pid, SIGKILL);
-            continue;
+        if (!st->timed_out && runner_now() >= deadline) {
+            st->timed_out = 1;
+            kill(-st->pid, SIGKILL);
         }
-        if (!*timed_out)
-            runner_sleep(RUNNER_POLL_NS);
+        runner_pause(st->spec->capture, st->outfd, st->pid, &st->eof);
     }
 }
 
@@ -380,26 +517,41 @@ static void runner_fill_result(struct runner_result *res, int wstatus,
     }
 }
 
-static int runner_open_files(const struct runner_spec *spec, int *logfd,
-                             int *nullfd, int pipefd[2],
+static int runner_cloexec_pipe(int fds[2])
+{
+    if (pipe(fds) < 0)
+        return -1;
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 ||
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * Opens what the child needs: outfd[1] is its stdout+stderr (the log file,
+ * or the write end of the capture pipe whose read end is outfd[0]),
+ * statfd the exec status pipe.
+ */
+static int runner_open_files(const struct runner_spec *spec, int outfd[2],
+                             int *nullfd, int statfd[2],
                              char err[RUNNER_ERR_LEN])
 {
-    *logfd = open(spec->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0644);
-    if (*logfd < 0) {
+    if (spec->capture != NULL) {
+        if (runner_cloexec_pipe(outfd) < 0 ||
+            fcntl(outfd[0], F_SETFL, O_NONBLOCK) < 0) {
+            runner_seterr(err, "cannot create a pipe: %s", strerror(errno));
+            return -1;
+        }
+    } else if ((outfd[1] = open(spec->log_path, O_WRONLY | O_CREAT |
+                                O_TRUNC | O_CLOEXEC, 0644)) < 0) {
         runner_seterr(err, "cannot create %s: %s", spec->log_path,
                       strerror(errno));
         return -1;
     }
     *nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (*nullfd < 0 || pipe(pipefd) < 0) {
+    if (*nullfd < 0 || runner_cloexec_pipe(statfd) < 0) {
         runner_seterr(err, "cannot open /dev/null or a pipe: %s",
                       strerror(errno));
-        return -1;
-    }
-    if (fcntl(pipefd[0], F_SETFD, FD_CLOEXEC) < 0 ||
-        fcntl(pipefd[1], F_SETFD, FD_CLOEXEC) < 0) {
-        runner_seterr(err, "fcntl: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -412,46 +564,71 @@ static void runner_close(int *fd)
     *fd = -1;
 }
 
+/* Kills what is left of the run, then reads the rest of its output. */
+static void runner_finish(struct runner_run_state *st)
+{
+    kill(-st->pid, SIGKILL); /* stragglers in the child's process group */
+    runner_sweep();          /* stragglers that left it (setsid) */
+    runner_active_pgid = 0;
+    /* Every writer is dead now: what is left in the pipe ends with EOF. */
+    if (st->spec->capture != NULL && st->outfd >= 0 && !st->eof)
+        runner_drain(st->spec->capture, st->outfd, st->pid);
+}
+
+static void runner_capture_reset(struct runner_capture *cap)
+{
+    if (cap == NULL)
+        return;
+    cap->len = 0;
+    cap->total = 0;
+    cap->killed = 0;
+    if (cap->size > 0)
+        cap->buf[0] = '\0';
+}
+
 int runner_run(const struct runner_spec *spec, struct runner_result *res,
                char err[RUNNER_ERR_LEN])
 {
-    int logfd = -1, nullfd = -1, pipefd[2] = { -1, -1 };
-    int wstatus = 0, timed_out = 0, rc = -1;
+    struct runner_run_state st = { spec, -1, -1, 0, 0, 0 };
+    int outfd[2] = { -1, -1 }, nullfd = -1, statfd[2] = { -1, -1 };
     double start = runner_now(), cpu0 = runner_children_cpu();
-    pid_t pid = -1;
+    int rc = -1;
 
-    if (runner_open_files(spec, &logfd, &nullfd, pipefd, err) < 0)
+    runner_capture_reset(spec->capture);
+    if (runner_open_files(spec, outfd, &nullfd, statfd, err) < 0)
         goto err;
-    pid = fork();
-    if (pid < 0) {
+    st.pid = fork();
+    if (st.pid < 0) {
         runner_seterr(err, "fork: %s", strerror(errno));
         goto err;
     }
-    if (pid == 0)
-        runner_child(spec, logfd, nullfd, pipefd[1]);
-    runner_active_pgid = (sig_atomic_t)pid;
-    runner_close(&pipefd[1]);
-    if (runner_check_exec(spec, pipefd[0], err) < 0) {
-        waitpid(pid, NULL, 0);
+    if (st.pid == 0)
+        runner_child(spec, outfd[1], nullfd, statfd[1]);
+    runner_active_pgid = (sig_atomic_t)st.pid;
+    st.outfd = outfd[0];
+    runner_close(&outfd[1]);
+    runner_close(&statfd[1]);
+    if (runner_check_exec(spec, statfd[0], err) < 0) {
+        waitpid(st.pid, NULL, 0);
         goto err;
     }
-    if (runner_wait(pid, spec->timeout_s, &wstatus, &timed_out) < 0) {
+    if (runner_wait(&st) < 0) {
         runner_seterr(err, "waitpid: %s", strerror(errno));
         goto err;
     }
-    runner_fill_result(res, wstatus, timed_out);
+    runner_fill_result(res, st.wstatus, st.timed_out);
     rc = 0;
 
 err:
-    if (pid > 0) {
-        kill(-pid, SIGKILL); /* stragglers in the child's process group */
-        runner_sweep();      /* stragglers that left it (setsid) */
-        runner_active_pgid = 0;
-    }
-    runner_close(&logfd);
+    if (st.pid > 0)
+        runner_finish(&st);
+    if (rc == 0 && spec->capture != NULL && spec->log_path != NULL)
+        runner_save_capture(spec->capture, spec->log_path);
+    runner_close(&outfd[0]);
+    runner_close(&outfd[1]);
     runner_close(&nullfd);
-    runner_close(&pipefd[0]);
-    runner_close(&pipefd[1]);
+    runner_close(&statfd[0]);
+    runner_close(&statfd[1]);
     res->wall_s = runner_now() - start;
     res->cpu_s = runner_children_cpu() - cpu0;
     return rc;

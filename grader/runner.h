@@ -3,7 +3,9 @@
  * a wall-clock timeout, and clean up every process it leaves behind.
  *
  * The child gets its own process group (setpgid(0, 0)), stdin from
- * /dev/null and stdout+stderr into a log file. When it exits or times out,
+ * /dev/null and stdout+stderr into a log file, or into a pipe that the
+ * caller's struct runner_capture caps (see below). When it exits or times
+ * out,
  * its process group is killed with SIGKILL. Because tools such as
  * Criterion put each test worker into a new session (setsid), killing the
  * group is not enough: runner_init makes this process a child subreaper
@@ -23,21 +25,49 @@
 #ifndef GRADER_RUNNER_H
 #define GRADER_RUNNER_H
 
+#include <stddef.h>
+
 #define RUNNER_ERR_LEN 256
 #define RUNNER_FSIZE_LIMIT (64L * 1024 * 1024)
 #define RUNNER_NOFILE_LIMIT 4096
+#define RUNNER_NPROC_MARGIN 256 /* processes beyond what the user runs */
+
+/*
+ * Output capture: the child's stdout and stderr go into one pipe that
+ * runner_run reads while it waits, so the child never blocks on a full
+ * pipe. The first size - 1 bytes are kept in buf (NUL-terminated; the
+ * text may contain NUL bytes, len says how much was kept); the rest is
+ * counted and thrown away. Past kill_after bytes, the child's process
+ * group is killed at once (a flood of output ends the run early).
+ */
+struct runner_capture {
+    char *buf;                     /* caller-owned, size bytes */
+    size_t size;                   /* >= 1 */
+    size_t len;                    /* out: bytes kept in buf */
+    unsigned long long total;      /* out: bytes the child wrote */
+    unsigned long long kill_after; /* 0: never kill for output */
+    int killed;                    /* out: killed for writing too much */
+};
 
 struct runner_spec {
     const char *const *argv;      /* NULL-terminated; argv[0] looked up in
                                      PATH (execvp) */
     const char *cwd;              /* working directory; NULL: inherit */
-    const char *log_path;         /* stdout+stderr, truncated first */
+    const char *log_path;         /* stdout+stderr, truncated first; with
+                                     a capture, what was kept is written
+                                     there after the run (NULL: not) */
     int timeout_s;                /* wall-clock limit, > 0 */
     int cpu_limit_s;              /* RLIMIT_CPU; 0: leave unchanged */
     int sandbox;                  /* nonzero: RLIMIT_FSIZE 64 MiB,
-                                     RLIMIT_NOFILE 4096, RLIMIT_CORE 0 */
+                                     RLIMIT_NOFILE 4096, RLIMIT_CORE 0,
+                                     and unless root RLIMIT_NPROC (the
+                                     user's processes + a margin) */
     const char *const *unset_env; /* NULL-terminated names removed from
                                      the child's environment; NULL: none */
+    const char *const *set_env;   /* NULL-terminated "NAME=VALUE" added to
+                                     it; NULL: none */
+    long memory_mb;               /* RLIMIT_AS in MiB; 0: unchanged */
+    struct runner_capture *capture; /* NULL: output into log_path */
 };
 
 enum runner_outcome {
@@ -66,6 +96,13 @@ int runner_init(char err[RUNNER_ERR_LEN]);
  */
 int runner_run(const struct runner_spec *spec, struct runner_result *res,
                char err[RUNNER_ERR_LEN]);
+
+/*
+ * Returns the number of processes (threads included) of the real user id
+ * of this process, as RLIMIT_NPROC counts them; -1 when /proc cannot be
+ * read.
+ */
+long runner_count_user_tasks(void);
 
 /* Creates path and its missing parents (mode 0755), like mkdir -p. */
 int runner_mkdir_p(const char *path, char err[RUNNER_ERR_LEN]);

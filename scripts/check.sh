@@ -67,9 +67,14 @@ programs_work() {
     grep -q 'at most 10 requests in flight' "$out/ex01-demo.log"
 }
 
+# Full marks: every test's points plus each exercise's timing points.
 max_score() {
-    /usr/bin/python3 -c 'import json,glob
-print(sum(t["points"] for f in glob.glob("harness/*/rubric.json") for t in json.load(open(f))["tests"]))'
+    /usr/bin/python3 -c 'import json, glob
+total = 0
+for f in glob.glob("harness/*/rubric.json"):
+    r = json.load(open(f))
+    total += sum(t["points"] for t in r["tests"]) + r.get("timing", {}).get("points", 0)
+print(total)'
 }
 
 grade_expect() {
@@ -87,6 +92,7 @@ for extra in harness/*/check.sh; do
     [[ -f $extra ]] || continue
     step "$(basename "$(dirname "$extra")"): extra checks ($extra)" bash "$extra"
 done
+step "integrity manifest is up to date (make manifest)" build/bin/grader --root . --check-manifest
 step "grader self-test" grader/tests/run-selftest.sh "$PWD/build/bin/grader"
 step "grader: pristine skeletons score 0" grade_expect skeletons 0 grade-skeletons
 full=$(max_score)

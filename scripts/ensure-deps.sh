@@ -7,7 +7,8 @@
 set -euo pipefail
 
 packages=(make gcc pkg-config libevent-dev libcriterion-dev libjansson-dev
-          libsqlite3-dev libssl-dev gcovr python3 python3-websockets)
+          libsqlite3-dev libssl-dev gcovr python3 python3-websockets
+          clang libclang-rt-14-dev binutils git)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
