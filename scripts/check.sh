@@ -9,7 +9,9 @@
 #  3. the same under ASan + UBSan with leak checks (make memcheck);
 #  4. the programs work (delay-server, ex01 --demo), and each exercise's
 #     own extra checks (harness/*/check.sh, run from the top folder);
-#  5. the grader's self-test (fake submissions with known scores);
+#  5. the integrity manifest is current; the workflows pass actionlint; a
+#     simulated pull request is graded from trusted files only;
+#     the grader's self-test (fake and broken submissions, exact scores);
 #  6. the grader gives the pristine skeletons 0 and the solutions full marks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +95,8 @@ for extra in harness/*/check.sh; do
     step "$(basename "$(dirname "$extra")"): extra checks ($extra)" bash "$extra"
 done
 step "integrity manifest is up to date (make manifest)" build/bin/grader --root . --check-manifest
+step "workflows pass actionlint" scripts/lint-workflows.sh
+step "pull-request grading: tampering changes nothing and is reported" scripts/test-autograde.sh
 step "grader self-test" grader/tests/run-selftest.sh "$PWD/build/bin/grader"
 step "grader: pristine skeletons score 0" grade_expect skeletons 0 grade-skeletons
 full=$(max_score)

