@@ -144,7 +144,7 @@ FORCE:
 
 # ---- entry points -----------------------------------------------------------
 .PHONY: FORCE all help deps grade check $(EXERCISES) $(addprefix tests-,$(EXERCISES)) \
-        $(addprefix bench-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage fuzz manifest \
+        $(addprefix bench-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage fuzz manifest handout print-exercises \
         grader-selftest
 
 all: deps $(foreach e,$(EXERCISES),$(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)) \
@@ -160,6 +160,7 @@ help:
 	@echo "make coverage     line/branch coverage of the solutions by the tests (HTML in build/coverage/)"
 	@echo "make fuzz         fuzz exercise 4's frame decoder for FUZZ_SECONDS (default 60)"
 	@echo "make manifest     rewrite grader/manifest.sha256 (after editing a non-TODO file)"
+	@echo "make handout      a student repository without solution sources, in build/handout/"
 	@echo "make clean        remove build/"
 	@echo "Options: SUBMISSION=dir (default skeletons), EX=ex01 (grade one exercise)"
 
@@ -172,9 +173,11 @@ $(foreach e,$(EXERCISES),$(eval tests-$(e): $(SUBBUILD)/bin/test-$(e) $(SUBBUILD
 $(foreach e,$(EXERCISES),$(eval bench-$(e): $(SUBBUILD)/o2/bin/bench-$(e)))
 
 EX ?=
+# A handout has no solutions/: the reference comes as objects in reference/.
+GRADE_REFERENCE := $(if $(wildcard solutions),,--reference reference)
 grade: deps build/bin/grader
 	@build/bin/grader --root . --submission $(SUBMISSION) --out build/grade \
-	    $(if $(EX),--exercise $(EX))
+	    $(GRADE_REFERENCE) $(if $(EX),--exercise $(EX))
 
 # Run one exercise's tests against the student's code, readable output.
 $(foreach e,$(EXERCISES),$(eval $(e): deps $(SUBBUILD)/bin/test-$(e) ; \
@@ -227,7 +230,16 @@ grader-selftest: build/bin/grader
 	@grader/tests/run-selftest.sh $(abspath build/bin/grader)
 
 check: deps
+	@if [ ! -d solutions ]; then echo "make check tests the workbook itself and needs" \
+	    "solutions/, which a student handout does not have: use make grade"; exit 2; fi
 	@scripts/check.sh
+
+# A student repository, without solution sources, in build/handout/.
+handout: deps
+	@scripts/make-handout.sh build/handout
+
+print-exercises:
+	@echo $(EXERCISES)
 
 clean:
 	rm -rf build

@@ -97,6 +97,7 @@ done
 step "integrity manifest is up to date (make manifest)" build/bin/grader --root . --check-manifest
 step "workflows pass actionlint" scripts/lint-workflows.sh
 step "pull-request grading: tampering changes nothing and is reported" scripts/test-autograde.sh
+step "handout: a student repository grades from its README alone" scripts/test-handout.sh
 step "grader self-test" grader/tests/run-selftest.sh "$PWD/build/bin/grader"
 step "grader: pristine skeletons score 0" grade_expect skeletons 0 grade-skeletons
 full=$(max_score)
