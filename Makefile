@@ -107,10 +107,13 @@ $(eval $(call BUILD_RULES,$(REFBUILD),solutions,$(STRICT),))
 $(eval $(call BUILD_RULES,$(MEMBUILD),solutions,$(STRICT),$(SAN_FLAGS)))
 # Benchmarks are timed at -O2 without sanitizers, for submission and reference alike.
 $(eval $(call BUILD_RULES,$(SUBBUILD)/o2,$(SUBMISSION),$(WARN),-O2))
+# The grader's coverage run: the TODO files alone instrumented (gcov).
+$(eval $(call BUILD_RULES,$(SUBBUILD)/cov,$(SUBMISSION),$(WARN) --coverage,-O0))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD),)))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(REFBUILD),)))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(MEMBUILD),$(SAN_FLAGS))))
 $(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD)/o2,)))
+$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD)/cov,--coverage)))
 
 # Coverage: of the reference by default, of SUBMISSION when it is given.
 ifeq ($(filter command line environment,$(origin SUBMISSION)),)
@@ -144,7 +147,7 @@ FORCE:
 
 # ---- entry points -----------------------------------------------------------
 .PHONY: FORCE all help deps grade check $(EXERCISES) $(addprefix tests-,$(EXERCISES)) \
-        $(addprefix bench-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage fuzz manifest handout print-exercises \
+        $(addprefix bench-,$(EXERCISES)) $(addprefix cov-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage fuzz manifest handout print-exercises \
         grader-selftest
 
 all: deps $(foreach e,$(EXERCISES),$(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)) \
@@ -171,6 +174,7 @@ deps:
 # for the submission in $(SUBMISSION) (the reference is graded the same way).
 $(foreach e,$(EXERCISES),$(eval tests-$(e): $(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)))
 $(foreach e,$(EXERCISES),$(eval bench-$(e): $(SUBBUILD)/o2/bin/bench-$(e)))
+$(foreach e,$(EXERCISES),$(eval cov-$(e): $(SUBBUILD)/cov/bin/test-$(e)))
 
 EX ?=
 # A handout has no solutions/: the reference comes as objects in reference/.

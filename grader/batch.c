@@ -115,7 +115,7 @@ static int batch_build_reference(const struct batch_opts *o,
                                  char err[BATCH_ERR_LEN])
 {
     struct grade_ctx ctx = { o->root, NULL, o->out, NULL, o->reference,
-                             ref_build, 1, 1, 0 };
+                             ref_build, 1, 1, 0, 0 };
     char bin[PATH_MAX], why[512];
     size_t i;
 

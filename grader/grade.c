@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "runner.h"
 #include "symcheck.h"
 #include "timing.h"
@@ -702,6 +704,112 @@ static int grade_timing(struct grade_state *st)
 }
 
 /* ------------------------------------------------------------------ */
+/* Coverage of the TODO files                                          */
+/* ------------------------------------------------------------------ */
+
+/* Reads gcovr's JSON summary into c; -1 when it is not what we expect. */
+static int grade_read_coverage(const char *path, struct report_coverage *c)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *covered = root ? json_object_get(root, "line_covered") : NULL;
+    json_t *total = root ? json_object_get(root, "line_total") : NULL;
+    int rc = -1;
+
+    if (json_is_integer(covered) && json_is_integer(total) &&
+        json_integer_value(total) > 0) {
+        c->covered = (long)json_integer_value(covered);
+        c->total = (long)json_integer_value(total);
+        c->percent = 100.0 * (double)c->covered / (double)c->total;
+        c->measured = 1;
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* Removes the counters of earlier runs, so that this run alone counts. */
+static void grade_clear_counters(const struct grade_state *st,
+                                 const char *objdir)
+{
+    char path[PATH_MAX];
+    size_t i;
+
+    for (i = 0; i < st->r->ntodo; i++) {
+        const char *dot = strrchr(st->r->todo[i], '.');
+        int stem = dot ? (int)(dot - st->r->todo[i]) : (int)strlen(st->r->todo[i]);
+        if (grade_fmt(path, sizeof(path), "%s/%s/%.*s.gcda", objdir,
+                      st->r->exdir, stem, st->r->todo[i]) == 0)
+            unlink(path);
+    }
+}
+
+/* Measures into c, or says in why why it could not. */
+static void grade_measure_coverage(struct grade_state *st,
+                                   struct report_coverage *c,
+                                   char *why, size_t whylen)
+{
+    char log[PATH_MAX], target[64], bin[PATH_MAX], objdir[PATH_MAX];
+    char json[PATH_MAX], runlog[PATH_MAX], err[RUNNER_ERR_LEN];
+    const char *test_argv[] = { bin, "-j1", "--ascii", NULL };
+    const char *gcovr_argv[] = { "gcovr", "--root", st->ctx->submission,
+                                 "--object-directory", objdir,
+                                 "--json-summary", json, NULL };
+    struct runner_spec gspec = { gcovr_argv, NULL, runlog, 120, 120, 1,
+                                 NULL, NULL, GRADE_BUILD_MEMORY_MB, NULL };
+    struct runner_capture cap;
+    struct runner_result res;
+    long timeout = (long)st->r->ntests * st->r->timeout_s;
+
+    if (grade_fmt(log, sizeof(log), "%s/%s.cov-build.log", st->ctx->out, st->r->id) < 0 ||
+        grade_fmt(target, sizeof(target), "cov-%s", st->r->id) < 0 ||
+        grade_fmt(bin, sizeof(bin), "%s/cov/bin/test-%s", st->ctx->build, st->r->id) < 0 ||
+        grade_fmt(objdir, sizeof(objdir), "%s/cov/obj/todo", st->ctx->build) < 0 ||
+        grade_fmt(json, sizeof(json), "%s/%s.coverage.json", st->ctx->out, st->r->id) < 0 ||
+        grade_fmt(runlog, sizeof(runlog), "%s/%s.coverage.log", st->ctx->out, st->r->id) < 0) {
+        grade_fmt(why, whylen, "path too long");
+        return;
+    }
+    if (grade_make(st->ctx, st->ctx->submission, st->ctx->build, target, log, &res, err) < 0 ||
+        res.outcome != RUNNER_EXITED || res.status != 0) {
+        grade_fmt(why, whylen, "the coverage build failed (see %s)", log);
+        return;
+    }
+    grade_clear_counters(st, objdir);
+    /* The tests' verdicts here are not used: only the counters they leave. */
+    if (grade_run_isolated(st, test_argv, timeout > 600 ? 600 : (int)timeout,
+                           runlog, &cap, &res, err) < 0) {
+        grade_fmt(why, whylen, "cannot run the tests: %s", err);
+        return;
+    }
+    unlink(json);
+    if (runner_run(&gspec, &res, err) < 0 || res.outcome != RUNNER_EXITED ||
+        res.status != 0 || grade_read_coverage(json, c) < 0)
+        grade_fmt(why, whylen, "gcovr gave no summary (see %s)", runlog);
+}
+
+/* Step 7: information for the student and the instructor, no points. */
+static int grade_coverage(struct grade_state *st)
+{
+    struct report_coverage c;
+    char why[512] = "", err[REPORT_ERR_LEN];
+
+    if (!st->ctx->coverage)
+        return 0;
+    memset(&c, 0, sizeof(c));
+    c.asked = 1;
+    if (st->ex->status != REPORT_EX_GRADED) {
+        grade_fmt(why, sizeof(why), "the exercise was not graded");
+    } else {
+        grade_progress(st, "coverage of your code by the tests");
+        grade_measure_coverage(st, &c, why, sizeof(why));
+    }
+    if (!c.measured)
+        c.reason = why;
+    return report_set_coverage(st->ex, &c, err);
+}
+
+/* ------------------------------------------------------------------ */
 /* Whole exercise                                                      */
 /* ------------------------------------------------------------------ */
 
@@ -754,6 +862,8 @@ int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
     rc = grade_steps(&st);
     if (rc == 1)
         rc = grade_timing(&st);
+    if (rc >= 0 && grade_coverage(&st) < 0)
+        rc = -1;
 
 out:
     free(st.listed);

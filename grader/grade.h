@@ -13,7 +13,10 @@
  *      with WB_REQUIRE_SANDBOX=1 (the harness's seccomp filter), in an
  *      emptied scratch directory. Tests run group by group; a test whose
  *      required groups did not all pass is not run and scores 0;
- *   6. the timing criterion when every test passed (timing.h).
+ *   6. the timing criterion when every test passed (timing.h);
+ *   7. unless told not to, the line coverage of the TODO files by the
+ *      tests: a --coverage build of the test binary (make cov-<id>) run
+ *      once under the same isolation, then gcovr (no points).
  *
  * A crash, a hang, a flood of output or a missing report costs the test
  * it happens in, never the grading of the others.
@@ -42,6 +45,7 @@ struct grade_ctx {
     const char *ref_build;   /* SUBBUILD of the reference */
     int static_check;        /* 0: --no-static-check (maintainers) */
     int timing;              /* 0: --no-timing */
+    int coverage;            /* 0: --no-coverage */
     int progress;            /* print progress lines on stderr */
 };
 

@@ -44,7 +44,7 @@ struct grader_opts {
     int has_expect, expect;
     int has_min, min;
     int jobs;
-    int quiet, ci, no_timing, no_static;
+    int quiet, ci, no_timing, no_static, no_coverage;
     int write_manifest, check_manifest;
 };
 
@@ -73,6 +73,7 @@ static const struct grader_flag grader_flags[] = {
     { "--quiet", offsetof(struct grader_opts, quiet) },
     { "--ci", offsetof(struct grader_opts, ci) },
     { "--no-timing", offsetof(struct grader_opts, no_timing) },
+    { "--no-coverage", offsetof(struct grader_opts, no_coverage) },
     { "--no-static-check", offsetof(struct grader_opts, no_static) },
     { "--write-manifest", offsetof(struct grader_opts, write_manifest) },
     { "--check-manifest", offsetof(struct grader_opts, check_manifest) },
@@ -125,6 +126,7 @@ static void grader_usage(FILE *out)
 "                        files, laid out like solutions/ (default\n"
 "                        ROOT/solutions)\n"
 "  --no-timing           skip the timing criteria (quick local runs)\n"
+"  --no-coverage         skip measuring the line coverage of the TODO files\n"
 "  --expect-score N      exit 1 unless the score is exactly N\n"
 "  --min-score N         exit 1 if the score is below N\n"
 "  --submission-root DIR the checkout whose protected files are compared\n"
@@ -486,7 +488,7 @@ static int grader_grade_all(struct grader *g)
 {
     struct grade_ctx ctx = { g->root, g->submission, g->out, g->build,
                              g->reference, g->ref_build, !g->opts.no_static,
-                             !g->opts.no_timing,
+                             !g->opts.no_timing, !g->opts.no_coverage,
                              !g->opts.quiet && isatty(STDERR_FILENO) };
     size_t i;
 
@@ -578,6 +580,8 @@ static void grader_child_args(const struct grader_opts *o, const char **args)
     }
     if (o->no_timing)
         args[k++] = "--no-timing";
+    if (o->no_coverage)
+        args[k++] = "--no-coverage";
     if (o->no_static)
         args[k++] = "--no-static-check";
     args[k] = NULL;

@@ -570,6 +570,35 @@ int report_set_result(struct report_exercise *ex, size_t idx,
     return rc;
 }
 
+int report_set_coverage(struct report_exercise *ex,
+                        const struct report_coverage *c,
+                        char err[REPORT_ERR_LEN])
+{
+    char *reason = NULL;
+
+    if (c->reason != NULL && (reason = strdup(c->reason)) == NULL) {
+        report_seterr(err, "out of memory");
+        return -1;
+    }
+    free(ex->coverage.reason);
+    ex->coverage = *c;
+    ex->coverage.reason = reason;
+    return 0;
+}
+
+void report_coverage_text(const struct report_exercise *ex, char *buf,
+                          size_t len)
+{
+    const struct report_coverage *c = &ex->coverage;
+
+    if (c->measured)
+        snprintf(buf, len, "%.1f%% of the lines of your TODO files ran during "
+                 "the tests (%ld of %ld)", c->percent, c->covered, c->total);
+    else
+        snprintf(buf, len, "not measured: %s",
+                 c->reason != NULL ? c->reason : "unknown reason");
+}
+
 int report_set_timing(struct report_exercise *ex,
                       const struct report_timing *t,
                       char err[REPORT_ERR_LEN])
@@ -627,6 +656,7 @@ void report_exercise_clear(struct report_exercise *ex)
     }
     free(ex->results);
     free(ex->timing.reason);
+    free(ex->coverage.reason);
     free(ex->note);
     free(ex->log_path);
     free(ex->log_tail);
@@ -837,6 +867,11 @@ void report_print_exercise(FILE *out, const struct report_exercise *ex,
     for (i = 0; i < ex->rubric->ntests; i++)
         report_print_test(out, ex, i, &st);
     report_print_timing(out, ex, &st);
+    if (ex->coverage.asked) {
+        char text[512];
+        report_coverage_text(ex, text, sizeof(text));
+        fprintf(out, "  %-9s       %s\n", "COVERAGE", text);
+    }
     fprintf(out, "  %sExercise score: %d/%d%s\n\n", st.bold, ex->score,
             ex->rubric->max_score, st.reset);
 }

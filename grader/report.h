@@ -62,11 +62,22 @@ struct report_timing {
                        was not measured; NULL when none */
 };
 
+/* Line coverage of the submission's TODO files by the exercise's tests. */
+struct report_coverage {
+    int asked;      /* the grader was asked to measure it */
+    int measured;   /* covered/total/percent are valid */
+    long covered;   /* lines run at least once */
+    long total;     /* lines with code */
+    double percent;
+    char *reason;   /* why it was not measured; NULL when it was */
+};
+
 struct report_exercise {
     const struct rubric *rubric;   /* borrowed; must outlive the report */
     enum report_ex_status status;
     struct report_result *results; /* rubric->ntests entries, same order */
     struct report_timing timing;   /* used when rubric->timing != NULL */
+    struct report_coverage coverage; /* no points: information */
     char *note;      /* exercise-level explanation; NULL when none */
     char *log_path;  /* log the note refers to; NULL when none */
     char *log_tail;  /* last lines of that log; NULL when none */
@@ -87,6 +98,18 @@ struct report_run {
 /* Prepares ex for the rubric r: every test FAIL with 0 points. */
 int report_exercise_init(struct report_exercise *ex, const struct rubric *r,
                          char err[REPORT_ERR_LEN]);
+
+/*
+ * Records the coverage measurement c (its reason is copied).  Returns 0, or
+ * -1 when out of memory (err says so).
+ */
+int report_set_coverage(struct report_exercise *ex,
+                        const struct report_coverage *c,
+                        char err[REPORT_ERR_LEN]);
+
+/* One line about ex's coverage, e.g. "87.4% of the lines ... (104 of 119)". */
+void report_coverage_text(const struct report_exercise *ex, char *buf,
+                          size_t len);
 
 /* Releases what ex owns (not the rubric). Safe on a zeroed struct. */
 void report_exercise_clear(struct report_exercise *ex);

@@ -152,6 +152,17 @@ static char *report_exercise_output(const struct report_exercise *ex)
     return report_close_text(out, &buf);
 }
 
+/* Our extension: how much of the TODO files the tests ran. */
+static json_t *report_json_coverage(const struct report_coverage *c)
+{
+    if (!c->measured)
+        return json_pack("{s:b, s:s}", "measured", 0, "reason",
+                         c->reason != NULL ? c->reason : "");
+    return json_pack("{s:b, s:I, s:I, s:f}", "measured", 1,
+                     "covered", (json_int_t)c->covered,
+                     "total", (json_int_t)c->total, "percent", c->percent);
+}
+
 static json_t *report_json_exercise(const struct report_exercise *ex)
 {
     char *output = report_exercise_output(ex);
@@ -168,6 +179,12 @@ static json_t *report_json_exercise(const struct report_exercise *ex)
     if (obj != NULL && ex->rubric->timing != NULL &&
         json_object_set_new(obj, "timing",
                             report_json_timing_data(&ex->timing)) < 0) {
+        json_decref(obj);
+        obj = NULL;
+    }
+    if (obj != NULL && ex->coverage.asked &&
+        json_object_set_new(obj, "line_coverage",
+                            report_json_coverage(&ex->coverage)) < 0) {
         json_decref(obj);
         obj = NULL;
     }

@@ -30,6 +30,10 @@ shift 3
 [[ -f $base/Makefile && -d $base/grader ]] || { echo "autograde: $base is not a workbook checkout" >&2; exit 2; }
 [[ -d $pr/skeletons ]] || { echo "autograde: $pr has no skeletons/ folder" >&2; exit 2; }
 
+# A student repository (a handout) has the reference as objects in reference/.
+reference=()
+[[ -d $base/solutions || ! -d $base/reference ]] || reference=(--reference "$base/reference")
+
 make -s --no-print-directory -C "$base" deps build/bin/grader
 exec "$base/build/bin/grader" --root "$base" --submission "$pr/skeletons" \
-    --submission-root "$pr" --ci --out "$out" "$@"
+    --submission-root "$pr" --ci --out "$out" "${reference[@]}" "$@"

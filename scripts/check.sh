@@ -103,5 +103,25 @@ step "grader: pristine skeletons score 0" grade_expect skeletons 0 grade-skeleto
 full=$(max_score)
 step "grader: solutions score $full/$full" grade_expect solutions "$full" grade-solutions
 
+# The tests must keep running most of the reference: measured 87-91 % of the
+# lines of each exercise's TODO files (make coverage shows which lines).
+COVERAGE_MIN=${COVERAGE_MIN:-85}
+coverage_ok() {
+    /usr/bin/python3 - "$out/grade-solutions/results.json" "$COVERAGE_MIN" <<'PY'
+import json, sys
+results, minimum = json.load(open(sys.argv[1])), float(sys.argv[2])
+bad = 0
+for e in results["exercises"]:
+    c = e.get("line_coverage", {})
+    if not c.get("measured"):
+        print(f"{e['id']}: coverage not measured: {c.get('reason')}"); bad = 1; continue
+    print(f"{e['id']}: {c['percent']:.1f}% of the reference's TODO lines run by the tests ({c['covered']} of {c['total']})")
+    if c["percent"] < minimum:
+        print(f"{e['id']}: below the {minimum:.0f}% minimum: add tests, or see make coverage"); bad = 1
+sys.exit(bad)
+PY
+}
+step "coverage: the tests run at least $COVERAGE_MIN% of each reference TODO file's lines" coverage_ok
+
 echo "check: $passed passed, 0 failed"
 echo "== check: all passed in $(( ($(date +%s%N) - t_start) / 1000000000 )) s"

@@ -214,8 +214,11 @@ print(json.load(open(sys.argv[1]))["timing"]["points"])' "$rubric")
             cp -a "$seed" "$out/build"
             rm -rf "$out/build/src" "$out/build/obj/todo" "$out/build/bin"
         fi
+        # Coverage (an extra run of every test) only where it is checked.
+        local cov=--no-coverage
+        case $name in solutions|skeletons) cov= ;; esac
         "$grader" --root "$real_root" --submission "$sub" --out "$out" \
-            --exercise ex01 --expect-score "$expect" "$@" \
+            --exercise ex01 --expect-score "$expect" ${cov:+"$cov"} "$@" \
             >"$work/$name.out" 2>"$work/$name.err" || rc=$?
         echo "$rc" >"$work/$name.rc"
         echo $((SECONDS - start)) >"$work/$name.time"
@@ -255,6 +258,7 @@ print(json.load(open(sys.argv[1]))["timing"]["points"])' "$rubric")
     rgrade skeletons "$real_root/skeletons" 0 --no-timing
     has skeletons out '^  FAIL      0/3  Sequential: one request in flight at a time$'
     has skeletons out '^            hint: docs/en/ex01_comparison.md#'
+    has skeletons out '^  COVERAGE +[0-9]+\.[0-9]% of the lines of your TODO files ran during the tests \([0-9]+ of [0-9]+\)$'
 
     # The slow ones in the background: a fork bomb spins until Criterion's
     # 20 s timeout; the half-passing one waits 30 s for 200 sequential URLs.
@@ -698,6 +702,7 @@ if [ "$real_cases" -eq 1 ]; then
     # forger's fake lines change nothing and its real ratio scores 0.
     rgrade solutions "$real_root/solutions" "$max"
     has solutions out "^  TIMING    $timing_total/$timing_total  .*: yours [0-9.]+ ms, reference [0-9.]+ ms \\(median of [0-9]+\\), ratio [0-9]\\.[0-9]{2}$"
+    has solutions out '^  COVERAGE +[0-9]+\.[0-9]% of the lines of your TODO files ran during the tests \([0-9]+ of [0-9]+\)$'
     check_reports "$work/real-out-solutions"
     make_case forged_output
     rgrade forged_output "$work/real/forged_output" "$tests_total"
