@@ -751,10 +751,13 @@ static void grade_measure_coverage(struct grade_state *st,
 {
     char log[PATH_MAX], target[64], bin[PATH_MAX], objdir[PATH_MAX];
     char json[PATH_MAX], runlog[PATH_MAX], err[RUNNER_ERR_LEN];
+    char exobj[PATH_MAX];
     const char *test_argv[] = { bin, "-j1", "--ascii", NULL };
+    /* Only this exercise's counters: the search path is its object folder
+     * (other exercises graded in the same run share objdir). */
     const char *gcovr_argv[] = { "gcovr", "--root", st->ctx->submission,
-                                 "--object-directory", objdir,
-                                 "--json-summary", json, NULL };
+                                 "--object-directory", exobj,
+                                 "--json-summary", json, exobj, NULL };
     struct runner_spec gspec = { gcovr_argv, NULL, runlog, 120, 120, 1,
                                  NULL, NULL, GRADE_BUILD_MEMORY_MB, NULL };
     struct runner_capture cap;
@@ -765,6 +768,7 @@ static void grade_measure_coverage(struct grade_state *st,
         grade_fmt(target, sizeof(target), "cov-%s", st->r->id) < 0 ||
         grade_fmt(bin, sizeof(bin), "%s/cov/bin/test-%s", st->ctx->build, st->r->id) < 0 ||
         grade_fmt(objdir, sizeof(objdir), "%s/cov/obj/todo", st->ctx->build) < 0 ||
+        grade_fmt(exobj, sizeof(exobj), "%s/%s", objdir, st->r->exdir) < 0 ||
         grade_fmt(json, sizeof(json), "%s/%s.coverage.json", st->ctx->out, st->r->id) < 0 ||
         grade_fmt(runlog, sizeof(runlog), "%s/%s.coverage.log", st->ctx->out, st->r->id) < 0) {
         grade_fmt(why, whylen, "path too long");

@@ -26,7 +26,8 @@
 
 /* Where the protected files live, for git ls-files. */
 static const char *const manifest_roots[] = {
-    "harness", "grader", "skeletons", "scripts", "Makefile", NULL
+    "harness", "grader", "skeletons", "scripts", "Makefile",
+    ".github/workflows", "reference", NULL
 };
 
 /* Directories whose added files are reported (new code there could be

