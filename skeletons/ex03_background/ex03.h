@@ -77,7 +77,9 @@ struct ex03_server;
 #define EX03_DEFAULT_RETRY_BASE_MS 200u
 #define EX03_DEFAULT_RETRY_MAX_MS 30000u
 #define EX03_DEFAULT_NOTIFY_TIMEOUT_MS 5000u
-#define EX03_DEFAULT_MAX_DELIVERIES 16u
+#define EX03_DEFAULT_MAX_DELIVERIES 64u   /* at least the usual client concurrency:
+                                             each loop turn finishes at most one
+                                             delivery per connection */
 /* Limits of the fields. */
 #define EX03_MAX_MAX_BODY (1024u * 1024u)
 #define EX03_MAX_DELIVERIES 256u
