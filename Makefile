@@ -143,7 +143,7 @@ build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h)
 FORCE:
 
 # ---- entry points -----------------------------------------------------------
-.PHONY: FORCE all help deps grade check $(EXERCISES) $(addprefix tests-,$(EXERCISES)) \
+.PHONY: FORCE all help deps grade check bench $(EXERCISES) $(addprefix tests-,$(EXERCISES)) \
         $(addprefix bench-,$(EXERCISES)) $(addprefix cov-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage fuzz manifest handout print-exercises \
         grader-selftest
 
@@ -159,6 +159,7 @@ help:
 	@echo "make repeat N=10  the solutions' tests N times in a row (flakiness)"
 	@echo "make coverage     line/branch coverage of the solutions by the tests (HTML in build/coverage/)"
 	@echo "make fuzz         fuzz exercise 4's frame decoder for FUZZ_SECONDS (default 60)"
+	@echo "make bench        C against the Python originals (and Node ws), tables in build/bench/"
 	@echo "make manifest     rewrite grader/manifest.sha256 (after editing a non-TODO file)"
 	@echo "make handout      a student repository without solution sources, in build/handout/"
 	@echo "make clean        remove build/"
@@ -233,6 +234,13 @@ check: deps
 	@if [ ! -d solutions ]; then echo "make check tests the workbook itself and needs" \
 	    "solutions/, which a student handout does not have: use make grade"; exit 2; fi
 	@scripts/check.sh
+
+# The reference side by side with the Python originals (and Node's ws): one
+# table per exercise, and build/bench/results.{json,md} (docs/en/benchmarks.md).
+bench: deps
+	@if [ ! -d solutions ] || [ ! -d harness/peers ]; then echo "make bench compares the" \
+	    "reference solutions with the Python originals, which a student handout does not have"; exit 2; fi
+	@scripts/bench.sh
 
 # A student repository, without solution sources, in build/handout/.
 handout: deps
