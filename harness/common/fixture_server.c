@@ -70,6 +70,19 @@ double fx_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+struct event_base *fx_event_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base = NULL;
+
+    if (cfg != NULL) {
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+        base = event_base_new_with_config(cfg);
+        event_config_free(cfg);
+    }
+    return base;
+}
+
 /* ---- log ---------------------------------------------------------------- */
 
 static int log_append(struct fx_server *s, const char *uri, size_t *index)

@@ -56,6 +56,15 @@ struct fx_log_entry {
 double fx_now_ms(void);
 
 /*
+ * Returns a new event_base whose timers run on the precise monotonic clock
+ * (EVENT_BASE_FLAG_PRECISE_TIMER).  libevent's default clock advances once
+ * per kernel tick (4 ms here), so short timers fire that much early or late:
+ * too coarse for the tests' time bounds and for pacing.  The caller frees it
+ * with event_base_free().  NULL on failure.
+ */
+struct event_base *fx_event_base_new(void);
+
+/*
  * Creates a server on `base`, listening on addr:port (port 0 picks a free
  * port; read it with fx_server_port()).  addr NULL means "127.0.0.1".
  * Returns NULL on failure with a reason in err (when err is not NULL).

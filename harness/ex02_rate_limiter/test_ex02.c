@@ -55,12 +55,8 @@ static void setup(void)
     char err[256] = "";
 
     wb_sandbox_enter_or_die();
-    struct event_config *cfg = event_config_new();
-    cr_assert_not_null(cfg);
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    cr_assert_not_null(base, "event_base_new_with_config failed");
+    base = fx_event_base_new();
+    cr_assert_not_null(base, "fx_event_base_new failed");
     srv = fx_server_new(base, NULL, 0, err, sizeof(err));
     cr_assert_not_null(srv, "cannot start the fixture server: %s", err);
     jobs = calloc(MAX_JOBS, sizeof(*jobs));

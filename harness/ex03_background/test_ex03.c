@@ -70,12 +70,8 @@ static void make_base(void)
     cr_assert_eq(evthread_use_pthreads(), 0, "evthread_use_pthreads failed");
     /* A precise clock, so that timers never fire early and the bounds
      * below stay exact. */
-    struct event_config *cfg = event_config_new();
-    cr_assert_not_null(cfg);
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    cr_assert_not_null(base, "event_base_new_with_config failed");
+    base = fx_event_base_new();
+    cr_assert_not_null(base, "fx_event_base_new failed");
 }
 
 /* An evhttp on 127.0.0.1, port 0, with a deep backlog (evhttp's own is 128:

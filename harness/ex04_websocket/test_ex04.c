@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "chat.h"
+#include "fixture_server.h"
 #include "sandbox.h"
 #include "testutil.h"
 #include "ws.h"
@@ -175,12 +176,8 @@ static const char *shown(const void *data, size_t len)
 static void setup(void)
 {
     wb_sandbox_enter_or_die();
-    struct event_config *cfg = event_config_new();
-    cr_assert_not_null(cfg);
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    cr_assert_not_null(base, "event_base_new_with_config failed");
+    base = fx_event_base_new();   /* precise timers: exact time bounds */
+    cr_assert_not_null(base, "fx_event_base_new failed");
     memset(&app, 0, sizeof(app));
     nclients = 0;
 }

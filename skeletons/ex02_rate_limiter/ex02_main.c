@@ -108,14 +108,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    /* A precise clock: libevent's default one is coarse (it advances once
-     * per kernel tick, 4 ms here), which stretches short timers. */
-    struct event_config *cfg = event_config_new();
-    if (cfg != NULL) {
-        event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-        base = event_base_new_with_config(cfg);
-        event_config_free(cfg);
-    }
+    base = fx_event_base_new();   /* precise timers (fixture_server.h) */
     if (base == NULL)
         goto out;
     if (demo) {
