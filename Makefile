@@ -65,7 +65,8 @@ $(1)/src/%.c: $(2)/%.c FORCE
 $(1)/obj/todo/%.o: $(1)/src/%.c
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  CC      $$(patsubst $(1)/src/%,$(2)/%,$$<)")
-	$$(Q)$$(CC) $$(BASE_CFLAGS) $(4) $(3) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) $$(PKG_CFLAGS) -c $$< -o $$@
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $(4) $(3) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) $$(PKG_CFLAGS) \
+	    -MMD -MF $$(@:.o=.d) -c $$< -o $$@
 
 # A reference may come as prebuilt objects (a handout ships them): copy them.
 $(1)/obj/todo/%.o: $(2)/%.o

@@ -212,6 +212,113 @@ static int grade_build(struct grade_state *st)
 /* Static check                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Appends line (and a newline) to the malloc'd text *buf; -1: no memory. */
+static int grade_append_line(char **buf, const char *line)
+{
+    size_t old = *buf ? strlen(*buf) : 0, add = strlen(line);
+    char *grown = realloc(*buf, old + add + 2);
+
+    if (grown == NULL)
+        return -1;
+    memcpy(grown + old, line, add);
+    grown[old + add] = '\n';
+    grown[old + add + 1] = '\0';
+    *buf = grown;
+    return 0;
+}
+
+/* Nonzero when path (resolved) lies inside dir (resolved). */
+static int grade_inside(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/*
+ * Checks one dependency of a TODO object (a file the compiler read, from
+ * its -MMD list): it must be the staged TODO file itself, or one of the
+ * exercise's own headers in ROOT/skeletons/<exdir>/ (not a TODO file).
+ * Anything else (the solutions, another exercise, a harness file) is a
+ * reason appended to *reasons.  -1: out of memory.
+ */
+static int grade_dependency(struct grade_state *st, const char *todo,
+                            const char *dep, const char *srcdir,
+                            const char *exdir, char **reasons)
+{
+    char path[PATH_MAX], real[PATH_MAX], line[PATH_MAX + 256];
+    const char *base;
+
+    if (dep[0] == '/')
+        grade_fmt(path, sizeof(path), "%s", dep);
+    else
+        grade_fmt(path, sizeof(path), "%s/%s", st->ctx->root, dep);
+    if (realpath(path, real) == NULL)
+        grade_fmt(real, sizeof(real), "%s", path);
+    base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+    if (grade_inside(real, srcdir) ||
+        (grade_inside(real, exdir) && !rubric_is_todo(st->r, base)))
+        return 0;
+    grade_fmt(line, sizeof(line), "%s: includes %s, which is not one of exercise "
+              "%s's headers (a TODO file may include its exercise's headers "
+              "and system headers only)", todo, dep, st->r->id);
+    return grade_append_line(reasons, line);
+}
+
+/* Reads OBJ's dependency list (obj.d) and checks each entry. */
+static int grade_dependencies(struct grade_state *st, const char *todo,
+                              const char *dfile, const char *srcdir,
+                              const char *exdir, char **reasons)
+{
+    char buf[16384], *p, *tok, *save = NULL;
+    size_t n;
+    FILE *f = fopen(dfile, "r");
+    int rc = 0;
+
+    if (f == NULL)
+        return 0;     /* no list (an older build): nothing to check */
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strchr(buf, ':');   /* past "target:" */
+    if (p == NULL)
+        return 0;
+    for (tok = strtok_r(p + 1, " \t\r\n", &save); tok != NULL && rc == 0;
+         tok = strtok_r(NULL, " \t\r\n", &save))
+        if (strcmp(tok, "\\") != 0)
+            rc = grade_dependency(st, todo, tok, srcdir, exdir, reasons);
+    return rc;
+}
+
+/*
+ * The includes of the TODO files compiled under bdir: appended to
+ * *reasons when one reads a file outside its exercise (an #include of the
+ * solutions, say).  -1: out of memory.
+ */
+static int grade_includes(struct grade_state *st, const char *bdir, char **reasons)
+{
+    char srcdir[PATH_MAX], exdir[PATH_MAX], path[PATH_MAX], dfile[PATH_MAX];
+    size_t i;
+
+    grade_fmt(path, sizeof(path), "%s/src/%s", bdir, st->r->exdir);
+    if (realpath(path, srcdir) == NULL)
+        grade_fmt(srcdir, sizeof(srcdir), "%s", path);
+    grade_fmt(path, sizeof(path), "%s/skeletons/%s", st->ctx->root, st->r->exdir);
+    if (realpath(path, exdir) == NULL)
+        grade_fmt(exdir, sizeof(exdir), "%s", path);
+    for (i = 0; i < st->r->ntodo; i++) {
+        const char *todo = st->r->todo[i], *dot = strrchr(todo, '.');
+        if (dot == NULL || strcmp(dot, ".c") != 0)
+            continue;
+        if (grade_fmt(dfile, sizeof(dfile), "%s/obj/todo/%s/%.*s.d", bdir,
+                      st->r->exdir, (int)(dot - todo), todo) < 0)
+            continue;
+        if (grade_dependencies(st, todo, dfile, srcdir, exdir, reasons) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /*
  * Checks the objects under bdir (the test build, or its o2/ copy for the
  * benchmark). 1: accepted (or no check); 0: rejected, *reasons set
@@ -239,7 +346,11 @@ static int grade_symcheck(struct grade_state *st, const char *bdir,
         return -1;
     }
     *reasons = res.reasons;
-    return res.reasons == NULL ? 1 : 0;
+    if (grade_includes(st, bdir, reasons) < 0) {
+        snprintf(err, SYMCHECK_ERR_LEN, "out of memory");
+        return -1;
+    }
+    return *reasons == NULL ? 1 : 0;
 }
 
 /* Writes head, then each line of text indented, into buf (len >= 2 *

@@ -15,6 +15,8 @@
  *     outside the tests, before the sandbox is in place;
  *   - contain a system call instruction (syscall, sysenter, int $0x80;
  *     svc on aarch64).
+ * (grade.c adds one more rule from the compiler's -MMD list: a TODO file
+ * may include only its exercise's own headers, never the solutions.)
  *
  * Symbols that the compiler emits on its own are allowed implicitly:
  * __stack_chk_fail / __stack_chk_guard (stack protector), __errno_location

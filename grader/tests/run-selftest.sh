@@ -639,7 +639,7 @@ file_has "$work/out-batch/carol, smith/summary.md" 'UNGRADABLE'
 # ======================================================================
 if [ "$real_cases" -eq 1 ]; then
     for c in compile_error calls_exit forks constructor global_helper \
-             memory_hog output_flood early_exit; do
+             includes_other memory_hog output_flood early_exit; do
         make_case $c
     done
     rgrade compile_error "$work/real/compile_error" 0 --no-timing
@@ -653,6 +653,8 @@ if [ "$real_cases" -eq 1 ]; then
     rejected constructor '^    ex01.c: has a constructor or destructor \(section \.init_array\)'
     rgrade global_helper "$work/real/global_helper" 0 --no-timing
     rejected global_helper '^    ex01.c: defines the global symbol count_call, which exercise ex01 does not export: make it static$'
+    rgrade includes_other "$work/real/includes_other" 0 --no-timing
+    rejected includes_other '^    ex01.c: includes .*skeletons/ex02_rate_limiter/ex02_http.h, which is not one of exercise ex01.s headers'
     if [ "$(uname -m)" = x86_64 ]; then
         make_case asm_syscall
         rgrade asm_syscall "$work/real/asm_syscall" 0 --no-timing
