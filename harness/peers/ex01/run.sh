@@ -20,18 +20,9 @@ PY=/usr/bin/python3
 REPORT=scripts/bench_report.py
 QUICK=${BENCH_QUICK:-0}
 MS=100
-pids=()
-
-log() { echo "ex01: $*" >&2; }
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+NAME=ex01
+# shellcheck source=harness/peers/common/lib.sh
+source harness/peers/common/lib.sh
 
 [[ -f harness/peers/ex01/run.sh ]] || { log "run me from the repository root"; exit 2; }
 mkdir -p "$W"
@@ -47,16 +38,7 @@ gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Wall -Wextra -Wped
     "$O/todo/ex01_comparison/ex01.o" "$O/given/skeletons/ex01_comparison/ex01_util.o" \
     $(pkg-config --cflags --libs libevent) -o "$W/fetch-c"
 
-EVENT_PRECISE_TIMER=1 build/bin/delay-server --port 0 --quiet >"$W/delay-server.out" 2>&1 &
-pids+=($!)
-port=
-for _ in $(seq 50); do
-    port=$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$W/delay-server.out" | head -1)
-    [[ -n $port ]] && break
-    sleep 0.1
-done
-[[ -n $port ]] || { log "the delay server did not start: $(cat "$W/delay-server.out")"; exit 1; }
-log "delay server on port $port"
+start_delay_server
 
 failed=0
 # measure CASE N MODE RUNS IMPL::COMMAND... : alternates the implementations,

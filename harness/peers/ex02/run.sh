@@ -31,18 +31,9 @@ PY=/usr/bin/python3
 REPORT=scripts/bench_report.py
 PEER_PY=harness/peers/ex02/fetch_with_limit.py
 QUICK=${BENCH_QUICK:-0}
-pids=()
-
-log() { echo "ex02: $*" >&2; }
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+NAME=ex02
+# shellcheck source=harness/peers/common/lib.sh
+source harness/peers/common/lib.sh
 
 [[ -f harness/peers/ex02/run.sh ]] || { log "run me from the repository root"; exit 2; }
 mkdir -p "$W"
@@ -56,16 +47,7 @@ gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Wall -Wextra -Wped
     "$O/todo/ex02_rate_limiter/ex02.o" "$O/given/skeletons/ex02_rate_limiter/ex02_http.o" \
     $(pkg-config --cflags --libs libevent) -lm -o "$W/fetch-limit-c"
 
-EVENT_PRECISE_TIMER=1 build/bin/delay-server --port 0 --quiet >"$W/delay-server.out" 2>&1 &
-pids+=($!)
-port=
-for _ in $(seq 50); do
-    port=$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$W/delay-server.out" | head -1)
-    [[ -n $port ]] && break
-    sleep 0.1
-done
-[[ -n $port ]] || { log "the delay server did not start: $(cat "$W/delay-server.out")"; exit 1; }
-log "delay server on port $port"
+start_delay_server
 
 failed=0
 # measure CASE N MS MAX RATE BURST RUNS IMPL::COMMAND... : alternates the
