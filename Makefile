@@ -1,60 +1,117 @@
-# Makefile - every entry point of the workbook.  `make help` lists them.
+# Makefile - every entry point of the workbook.  `make` (or `make help`) lists them.
 #
-# Builds are out of tree.  Three builds of the same sources exist:
-#   $(SUBBUILD) (build/)       the student's TODO files, taken from $(SUBMISSION)
-#   build/ref/                 the reference solutions (solutions/)
-#   build/memcheck/            the reference under ASan + UBSan
+# Two kinds of programs are built here, and they never share a process:
+#   the judge    the tests (build/bin/test-exNN, Criterion), the timing drivers
+#                (build/bin/bench-exNN), the grader and the delay server: the
+#                maintainers' code only, built with -Werror;
+#   subjects     programs built from the TODO files (yours, or the reference's)
+#                with the given code: the exercise's program (build/bin/ex01,
+#                ...) and the subjects the judge starts (build/bin/subject-ex01,
+#                build/bin/ex03-server, ...).
+# The judge finds the subjects in WB_SUBJECT_DIR (default: its own folder).
+#
+# Builds are out of tree:
+#   build/            your TODO files (from $(SUBMISSION)), and the judge
+#   build/ref/        the reference solutions (solutions/, or the prebuilt
+#                     objects of a handout's reference/)
+#   build/memcheck/   the reference under ASan + UBSan
+#   build/kit/        what the grader links a submission with (it compiles the
+#                     TODO files itself: grader/build.c)
 # The TODO files are copied into the build folder before they are compiled,
-# so they always compile against the trusted headers in skeletons/, never
-# against a copy that sits beside them.
+# so they always compile against the trusted headers in skeletons/.
 
 # No built-in rules; keep intermediate files (the staged TODO copies), so that
 # an unchanged copy keeps its date and its object is not rebuilt.
 MAKEFLAGS += -r
 .SECONDARY:
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
 
 SUBMISSION ?= skeletons
 SUBBUILD   ?= build
 REFBUILD   := build/ref
 MEMBUILD   := build/memcheck
-# Extra arguments for the test binaries, e.g. make ex01 TESTARGS='--filter ex01_sequential/*'
+# Extra arguments for the test binaries, e.g. make ex01 TESTARGS='--verbose'
 TESTARGS   ?=
+# One test, as the reports print it: make ex01 TEST=ex01_concurrent::all_requests_in_flight_at_once
+TEST       ?=
 # V=1 shows the full compiler commands.
 V ?=
 Q := $(if $(V),,@)
 
-CC      := gcc
-PKGS    := libevent criterion jansson
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CC := gcc
+cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 
-BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
-               -Iharness/common
+BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g
 WARN        := -Wall -Wextra -Wpedantic
 STRICT      := $(WARN) -Werror
-SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all \
-               -fno-omit-frame-pointer -O1
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+# Variants of the code built from TODO files: its compiler flags, and what
+# the link adds.  The given code of `cov` is the `test` build's.
+VARIANTS        := test bench cov asan
+test_VFLAGS     := -O1
+bench_VFLAGS    := -O2
+cov_VFLAGS      := -O0 --coverage
+asan_VFLAGS     := -O1 $(SAN_FLAGS)
+test_VLDFLAGS   :=
+bench_VLDFLAGS  :=
+cov_VLDFLAGS    := --coverage
+asan_VLDFLAGS   := -fsanitize=address,undefined
+given_variant    = $(if $(filter cov,$(1)),test,$(1))
 
 # ---- exercises --------------------------------------------------------------
 # Each exercise describes itself in harness/exNN_name/exercise.mk:
 #   EXERCISES += exNN        its short id
-#   exNN_DIR    folder name under skeletons/, solutions/, harness/
-#   exNN_TODO   the files students edit (in skeletons/exNN_name/)
-#   exNN_GIVEN  given sources (in skeletons/exNN_name/), linked everywhere
-#   exNN_MAIN   the program's main (in skeletons/exNN_name/), built as
-#               $(SUBBUILD)/bin/$(exNN_PROG) (exNN_PROG defaults to exNN)
-#   exNN_TESTS  Criterion test sources; exNN_BENCH the benchmark driver
-#   exNN_COMMON extra harness sources for the tests and the benchmark
-#   exNN_PKGS   pkg-config packages to link with
+#   exNN_DIR      folder name under skeletons/, solutions/, harness/
+#   exNN_TODO     the files students edit (in skeletons/exNN_name/)
+#   exNN_GIVEN    given sources (in skeletons/exNN_name/), in every program
+#   exNN_PROGS    programs built from the TODO files: the exercise's own
+#                 program and the subjects the judge starts
+#   exNN_SUBJECTS the programs the judge starts (graded, in the grader's kit)
+#   P_SRC         for each program P: its other sources (paths from the top)
+#   P_TODO        for each program P: the TODO files it links (default all)
+#   exNN_TESTS    the judge's Criterion sources; exNN_BENCH the timing driver
+#   exNN_JUDGE    extra harness sources of the judge and the timing driver
+#   exNN_PKGS     pkg-config packages of the programs
+#   exNN_JPKGS    extra pkg-config packages of the judge
+# Sources of the subject side shared by every subject.
+SUBJECT_IO  := harness/common/subject_io.c harness/common/sandbox.c
+# The judge's common sources (the tests add judge.c, their Criterion side).
+JUDGE_COMMON := harness/common/subject.c harness/common/sandbox.c \
+                harness/common/subject_io.c harness/common/fixture_server.c
 EXERCISES :=
 include $(sort $(wildcard harness/*/exercise.mk))
-$(foreach e,$(EXERCISES),$(eval $(e)_PROG ?= $(e)))
 
-COMMON_SRC := harness/common/fixture_server.c harness/common/sandbox.c
+ALL_PKGS    := libevent libevent_pthreads jansson sqlite3 libcrypto
+PKG_CFLAGS  := $(call cflags,$(ALL_PKGS) criterion)
 
-# ---- build rules, one set per build ----------------------------------------
-# $(call BUILD_RULES,build-dir,todo-source-root,todo-flags,extra-flags)
-define BUILD_RULES
+todo_of  = $(if $($(2)_TODO),$($(2)_TODO),$($(1)_TODO))
+# Whether a folder holds prebuilt reference objects (a handout).
+REF_OBJ_DIR := reference
+
+# ---- trusted objects --------------------------------------------------------
+# build/obj/<variant>/<path>.o: given code, drivers and judge code, -Werror.
+define TRUSTED_RULES
+build/obj/$(1)/%.o: %.c
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  CC      $$< ($(1))")
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $$($(1)_VFLAGS) $$(STRICT) -Iharness/common \
+	    -Iskeletons/$$(word 2,$$(subst /, ,$$*)) $$(PKG_CFLAGS) -MMD -MP -c $$< -o $$@
+endef
+$(foreach v,test bench asan,$(eval $(call TRUSTED_RULES,$(v))))
+# The judge: its own folder, so that nothing of it is ever a subject's.
+build/obj/judge/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 $(STRICT) -Iharness/common \
+	    -Iskeletons/$(word 2,$(subst /, ,$*)) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+-include $(shell find build/obj -name '*.d' 2>/dev/null)
+
+# ---- TODO objects (make ex01, test-ref, memcheck) -------------------------
+# $(call TODO_RULES,build-dir,todo-source-root,variant,warn-flags)
+define TODO_RULES
 # Refreshed on every run, but rewritten only when its content changes: the
 # file's date alone would miss a switch to another (older) submission.
 $(1)/src/%.c: $(2)/%.c FORCE
@@ -62,98 +119,110 @@ $(1)/src/%.c: $(2)/%.c FORCE
 	@{ printf '#line 1 "%s"\n' "$$<"; cat "$$<"; } > $$@.tmp
 	@if cmp -s $$@.tmp $$@; then rm -f $$@.tmp; else mv -f $$@.tmp $$@; fi
 
-$(1)/obj/todo/%.o: $(1)/src/%.c
+$(1)/obj/todo/$(3)/%.o: $(1)/src/%.c
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  CC      $$(patsubst $(1)/src/%,$(2)/%,$$<)")
-	$$(Q)$$(CC) $$(BASE_CFLAGS) $(4) $(3) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) $$(PKG_CFLAGS) \
-	    -MMD -MF $$(@:.o=.d) -c $$< -o $$@
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $$($(3)_VFLAGS) $(4) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) \
+	    $$(PKG_CFLAGS) -c $$< -o $$@
 
-# A reference may come as prebuilt objects (a handout ships them): copy them.
-$(1)/obj/todo/%.o: $(2)/%.o
+# A handout's reference: prebuilt objects (only from the workbook's own
+# reference/ folder, never from a submission).
+ifeq ($(2),$(REF_OBJ_DIR))
+$(1)/obj/todo/$(3)/%.o: $(REF_OBJ_DIR)/$(if $(filter cov,$(3)),test,$(3))/%.o
 	@mkdir -p $$(@D)
 	cp $$< $$@
-
-$(1)/obj/given/%.o: %.c
-	@mkdir -p $$(@D)
-	@$$(if $$(Q),echo "  CC      $$<")
-	$$(Q)$$(CC) $$(BASE_CFLAGS) $(4) $$(STRICT) -Iskeletons/$$(notdir $$(patsubst %/,%,$$(dir $$*))) $$(PKG_CFLAGS) -c $$< -o $$@
-endef
-
-# $(call EXERCISE_RULES,ex,build-dir,extra-ldflags)
-define EXERCISE_RULES
-$(2)/bin/test-$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
-                    $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
-                    $(addprefix $(2)/obj/given/,$($(1)_TESTS:.c=.o) $($(1)_COMMON:.c=.o) $(COMMON_SRC:.c=.o))
-	@mkdir -p $$(@D)
-	@$$(if $$(Q),echo "  LD      $$@")
-	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,criterion $($(1)_PKGS))
-
-$(2)/bin/bench-$(1): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
-                     $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
-                     $(addprefix $(2)/obj/given/,$($(1)_BENCH:.c=.o) $($(1)_COMMON:.c=.o) $(COMMON_SRC:.c=.o))
-	@mkdir -p $$(@D)
-	@$$(if $$(Q),echo "  LD      $$@")
-	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,$($(1)_PKGS))
-
-$(2)/bin/$($(1)_PROG): $(addprefix $(2)/obj/todo/$($(1)_DIR)/,$($(1)_TODO:.c=.o)) \
-               $(addprefix $(2)/obj/given/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o) $($(1)_MAIN:.c=.o)) \
-               $(addprefix $(2)/obj/given/,$(COMMON_SRC:.c=.o))
-	@mkdir -p $$(@D)
-	@$$(if $$(Q),echo "  LD      $$@")
-	$$(Q)$$(CC) $(3) $$^ -o $$@ $$(call libs,$($(1)_PKGS))
-endef
-
-$(eval $(call BUILD_RULES,$(SUBBUILD),$(SUBMISSION),$(WARN),))
-$(eval $(call BUILD_RULES,$(REFBUILD),solutions,$(STRICT),))
-$(eval $(call BUILD_RULES,$(MEMBUILD),solutions,$(STRICT),$(SAN_FLAGS)))
-# Benchmarks are timed at -O2 without sanitizers, for submission and reference alike.
-$(eval $(call BUILD_RULES,$(SUBBUILD)/o2,$(SUBMISSION),$(WARN),-O2))
-# The grader's coverage run: the TODO files alone instrumented (gcov).
-$(eval $(call BUILD_RULES,$(SUBBUILD)/cov,$(SUBMISSION),$(WARN) --coverage,-O0))
-$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD),)))
-$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(REFBUILD),)))
-$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(MEMBUILD),$(SAN_FLAGS))))
-$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD)/o2,)))
-$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(SUBBUILD)/cov,--coverage)))
-
-# Coverage: of the reference by default, of SUBMISSION when it is given.
-ifeq ($(filter command line environment,$(origin SUBMISSION)),)
-COVNAME := reference
-COVSRC  := solutions
-else
-COVNAME := submission
-COVSRC  := $(SUBMISSION)
 endif
-COVBUILD := build/coverage/$(COVNAME)-build
-COVOUT   := build/coverage/$(COVNAME)
-$(eval $(call BUILD_RULES,$(COVBUILD),$(COVSRC),$(WARN),-O0 --coverage))
-$(foreach e,$(EXERCISES),$(eval $(call EXERCISE_RULES,$(e),$(COVBUILD),--coverage)))
+endef
+
+# A handout has no solutions/: the reference is its prebuilt objects.
+REFSRC := $(if $(wildcard solutions),solutions,$(REF_OBJ_DIR))
+$(eval $(call TODO_RULES,$(SUBBUILD),$(SUBMISSION),test,$(WARN)))
+$(eval $(call TODO_RULES,$(REFBUILD),$(REFSRC),test,$(STRICT)))
+$(eval $(call TODO_RULES,$(MEMBUILD),$(REFSRC),asan,$(STRICT)))
+
+# ---- programs built from TODO files -----------------------------------------
+# $(call PROG_RULE,ex,prog,build-dir,variant)
+define PROG_RULE
+$(3)/bin/$(2): $(addprefix $(3)/obj/todo/$(4)/$($(1)_DIR)/,$(patsubst %.c,%.o,$(call todo_of,$(1),$(2)))) \
+               $(addprefix build/obj/$(call given_variant,$(4))/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
+               $(addprefix build/obj/$(call given_variant,$(4))/,$($(2)_SRC:.c=.o))
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$($(4)_VLDFLAGS) $$^ -o $$@ $$(call libs,$($(1)_PKGS))
+endef
+$(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(SUBBUILD),test))))
+$(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(REFBUILD),test))))
+$(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(MEMBUILD),asan))))
+
+# ---- the judge --------------------------------------------------------------
+define JUDGE_RULES
+build/bin/test-$(1): $(addprefix build/obj/judge/,$($(1)_TESTS:.c=.o) $($(1)_JUDGE:.c=.o) \
+                      $(JUDGE_COMMON:.c=.o) harness/common/judge.o)
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$^ -o $$@ $$(call libs,criterion jansson libevent $($(1)_JPKGS))
+
+build/bin/bench-$(1): $(addprefix build/obj/judge/,$($(1)_BENCH:.c=.o) $($(1)_JUDGE:.c=.o) $(JUDGE_COMMON:.c=.o))
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$^ -o $$@ $$(call libs,jansson libevent $($(1)_JPKGS))
+endef
+$(foreach e,$(EXERCISES),$(eval $(call JUDGE_RULES,$(e))))
+
+# ---- the grader's kit -------------------------------------------------------
+# build/kit/<exdir>.cflags       how the grader preprocesses a TODO file
+# build/kit/<variant>/<prog>.link what it links the compiled TODO files with
+# One argument per line, paths absolute.
+define KIT_RULES
+build/kit/$($(1)_DIR).cflags: Makefile $(wildcard harness/$($(1)_DIR)/exercise.mk)
+	@mkdir -p $$(@D)
+	@printf '%s\n' $$(BASE_CFLAGS) -I$$(CURDIR)/skeletons/$($(1)_DIR) $$(PKG_CFLAGS) > $$@
+endef
+# $(call KIT_LINK,ex,prog,variant)
+define KIT_LINK
+build/kit/$(3)/$(2).link: $(addprefix build/obj/$(call given_variant,$(3))/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
+                          $(addprefix build/obj/$(call given_variant,$(3))/,$($(2)_SRC:.c=.o))
+	@mkdir -p $$(@D)
+	@{ printf 'todo:%s\n' $(call todo_of,$(1),$(2)); \
+	   printf '%s\n' $$(abspath $$^) $$($(3)_VLDFLAGS) $$(call libs,$($(1)_PKGS)); } > $$@
+endef
+$(foreach e,$(EXERCISES),$(eval $(call KIT_RULES,$(e))))
+$(foreach e,$(EXERCISES),$(foreach p,$($(e)_SUBJECTS),$(foreach v,$(VARIANTS),$(eval $(call KIT_LINK,$(e),$(p),$(v))))))
+KITS := $(foreach e,$(EXERCISES),build/kit/$($(e)_DIR).cflags \
+          $(foreach p,$($(e)_SUBJECTS),$(foreach v,$(VARIANTS),build/kit/$(v)/$(p).link)))
 
 # Tools that do not depend on a submission.
-build/bin/delay-server: harness/common/delay_server_main.c $(COMMON_SRC) harness/common/fixture_server.h
+build/bin/delay-server: harness/common/delay_server_main.c harness/common/fixture_server.c harness/common/fixture_server.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC LD   $@")
-	$(Q)$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(filter %.c,$^) -o $@ $(call libs,libevent)
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 $(STRICT) -Iharness/common $(PKG_CFLAGS) $(filter %.c,$^) -o $@ $(call libs,libevent)
 
 GRADER_SRC := $(wildcard grader/*.c)
-build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h)
+build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h) harness/common/sandbox.c harness/common/sandbox.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC LD   $@")
-	$(Q)$(CC) $(BASE_CFLAGS) $(STRICT) $(PKG_CFLAGS) $(GRADER_SRC) -o $@ $(call libs,jansson libcrypto)
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 $(STRICT) -Iharness/common $(PKG_CFLAGS) $(GRADER_SRC) \
+	    harness/common/sandbox.c -o $@ $(call libs,jansson libcrypto)
 
 FORCE:
 
 # ---- entry points -----------------------------------------------------------
-.PHONY: FORCE all help deps grade check bench $(EXERCISES) $(addprefix tests-,$(EXERCISES)) \
-        $(addprefix bench-,$(EXERCISES)) $(addprefix cov-,$(EXERCISES)) memcheck clean test-ref ref-all repeat coverage fuzz manifest handout print-exercises \
-        grader-selftest
+JUDGES      := $(foreach e,$(EXERCISES),build/bin/test-$(e) build/bin/bench-$(e))
+SUB_PROGS   := $(foreach e,$(EXERCISES),$(addprefix $(SUBBUILD)/bin/,$($(e)_PROGS)))
+REF_PROGS   := $(foreach e,$(EXERCISES),$(addprefix $(REFBUILD)/bin/,$($(e)_PROGS)))
+MEM_PROGS   := $(foreach e,$(EXERCISES),$(addprefix $(MEMBUILD)/bin/,$($(e)_SUBJECTS)))
+TOOLS       := build/bin/delay-server build/bin/grader
 
-all: deps $(foreach e,$(EXERCISES),$(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)) \
-     build/bin/delay-server build/bin/grader
+.PHONY: FORCE all help deps grade check bench $(EXERCISES) memcheck clean test-ref ref-all \
+        repeat coverage fuzz manifest handout print-exercises grader-selftest judges kits \
+        trusted print-trusted
+
+all: deps $(SUB_PROGS) $(JUDGES) $(TOOLS)
 
 help:
 	@echo "make grade        score your work (skeletons/): one line per test, then Score: x/y"
-	@echo "make ex01         build and run exercise 1's tests against your code"
+	@echo "make ex01         build exercise 1 (your code, its program, its tests) and run the tests"
+	@echo "                  one test: make ex01 TEST=ex01_concurrent::all_requests_in_flight_at_once"
 	@echo "make check        the workbook's own tests (maintainers, CI)"
 	@echo "make memcheck     the tests against the solutions under ASan + UBSan"
 	@echo "make test-ref     the tests against the solutions"
@@ -169,50 +238,73 @@ help:
 deps:
 	@scripts/ensure-deps.sh
 
-# Used by the grader: build one exercise's tests, and its benchmark (at -O2),
-# for the submission in $(SUBMISSION) (the reference is graded the same way).
-$(foreach e,$(EXERCISES),$(eval tests-$(e): $(SUBBUILD)/bin/test-$(e) $(SUBBUILD)/bin/$($(e)_PROG)))
-$(foreach e,$(EXERCISES),$(eval bench-$(e): $(SUBBUILD)/o2/bin/bench-$(e)))
-$(foreach e,$(EXERCISES),$(eval cov-$(e): $(SUBBUILD)/cov/bin/test-$(e)))
+# What the grader builds before it grades (it compiles the TODO files itself).
+trusted: $(JUDGES) $(KITS) $(REF_PROGS)
+judges: $(JUDGES)
+kits: $(KITS)
+print-trusted:
+	@echo $(JUDGES) $(KITS)
 
 EX ?=
-# A handout has no solutions/: the reference comes as objects in reference/.
-GRADE_REFERENCE := $(if $(wildcard solutions),,--reference reference)
+GRADE_REFERENCE := $(if $(wildcard solutions),,--reference $(REF_OBJ_DIR))
 grade: deps build/bin/grader
 	@build/bin/grader --root . --submission $(SUBMISSION) --out build/grade \
 	    $(GRADE_REFERENCE) $(if $(EX),--exercise $(EX))
 
-# Run one exercise's tests against the student's code, readable output.
-$(foreach e,$(EXERCISES),$(eval $(e): deps $(SUBBUILD)/bin/test-$(e) ; \
-    @$(SUBBUILD)/bin/test-$(e) -j1 $$(TESTARGS)))
+# The judge's filter from TEST=suite::test (the name the reports print).
+filter_arg = $(if $(TEST),--filter '$(subst ::,/,$(TEST))')
 
-memcheck: deps $(foreach e,$(EXERCISES),$(MEMBUILD)/bin/test-$(e))
+# Run one exercise's tests against the student's code, readable output.
+define EX_TARGET
+$(1): deps $(addprefix $(SUBBUILD)/bin/,$($(1)_PROGS)) build/bin/test-$(1)
+	@WB_SUBJECT_DIR=$(SUBBUILD)/bin build/bin/test-$(1) -j1 $$(filter_arg) $$(TESTARGS)
+endef
+$(foreach e,$(EXERCISES),$(eval $(call EX_TARGET,$(e))))
+
+memcheck: deps $(MEM_PROGS) $(JUDGES)
 	@set -e; for e in $(EXERCISES); do \
 	    echo "== memcheck $$e (reference, ASan + UBSan) =="; \
-	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    $(MEMBUILD)/bin/test-$$e -j1 $(TESTARGS); \
+	    WB_SUBJECT_DIR=$(MEMBUILD)/bin WB_SUBJECT_SANITIZER=1 \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23:suppressions=$(CURDIR)/harness/common/lsan.supp \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/harness/common/lsan.supp \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23 \
+	    build/bin/test-$$e -j1 $(filter_arg) $(TESTARGS); \
 	done
 
 # Everything built from the reference solutions.
-ref-all: $(foreach e,$(EXERCISES),$(REFBUILD)/bin/test-$(e) $(REFBUILD)/bin/$($(e)_PROG))
+ref-all: $(REF_PROGS)
 
 # The harness against the reference solutions (must all pass).
-test-ref: deps $(foreach e,$(EXERCISES),$(REFBUILD)/bin/test-$(e))
+test-ref: deps $(REF_PROGS) $(JUDGES)
 	@set -e; for e in $(EXERCISES); do \
 	    echo "== $$e against the reference =="; \
-	    $(REFBUILD)/bin/test-$$e -j1 $(TESTARGS); \
+	    WB_SUBJECT_DIR=$(REFBUILD)/bin build/bin/test-$$e -j1 $(filter_arg) $(TESTARGS); \
 	done
 
-# Line and branch coverage of the TODO files and the given code by the tests,
-# as HTML (per file) and a JSON summary under build/coverage/<name>/.
-coverage: deps $(foreach e,$(EXERCISES),$(COVBUILD)/bin/test-$(e))
+# Line and branch coverage of the TODO files by the tests, as HTML (per
+# file) and a JSON summary under build/coverage/<name>/: of the reference by
+# default, of SUBMISSION when it is given.
+ifeq ($(filter command line environment,$(origin SUBMISSION)),)
+COVNAME := reference
+COVSRC  := $(REFSRC)
+else
+COVNAME := submission
+COVSRC  := $(SUBMISSION)
+endif
+COVBUILD := build/coverage/$(COVNAME)-build
+COVOUT   := build/coverage/$(COVNAME)
+$(eval $(call TODO_RULES,$(COVBUILD),$(COVSRC),cov,$(WARN)))
+$(foreach e,$(EXERCISES),$(foreach p,$($(e)_SUBJECTS),$(eval $(call PROG_RULE,$(e),$(p),$(COVBUILD),cov))))
+coverage: deps $(JUDGES) $(foreach e,$(EXERCISES),$(addprefix $(COVBUILD)/bin/,$($(e)_SUBJECTS)))
+	@rm -rf $(COVBUILD)/gcda && mkdir -p $(COVBUILD)/gcda && chmod 0777 $(COVBUILD)/gcda
 	@find $(COVBUILD) -name '*.gcda' -delete
-	@for e in $(EXERCISES); do $(COVBUILD)/bin/test-$$e -j1 >$(COVBUILD)/test-$$e.log 2>&1 || \
+	@for e in $(EXERCISES); do WB_SUBJECT_DIR=$(COVBUILD)/bin WB_COVERAGE_DIR=$(CURDIR)/$(COVBUILD)/gcda \
+	    build/bin/test-$$e -j1 >$(COVBUILD)/test-$$e.log 2>&1 || \
 	    echo "coverage: some $$e tests failed (see $(COVBUILD)/test-$$e.log)"; done
+	@cd $(COVBUILD)/gcda && find . -name '*.gcda' | while read -r f; do cp "$$f" "/$${f#./}"; done
 	@mkdir -p $(COVOUT)
 	@gcovr --root . --object-directory $(COVBUILD) \
-	    --filter '$(COVSRC)/' --filter 'skeletons/' --exclude '.*_main\.c$$' \
+	    --filter '$(COVBUILD)/src/' \
 	    --html-details $(COVOUT)/index.html --json-summary-pretty \
 	    --json-summary $(COVOUT)/summary.json --print-summary
 	@echo "coverage: open $(COVOUT)/index.html"
@@ -255,10 +347,10 @@ clean:
 
 # Runs the reference's tests N times in a row; stops at the first failure.
 N ?= 10
-repeat: $(foreach e,$(EXERCISES),$(REFBUILD)/bin/test-$(e))
+repeat: $(REF_PROGS) $(JUDGES)
 	@set -e; for i in $$(seq $(N)); do \
 	    for e in $(EXERCISES); do \
-	        $(REFBUILD)/bin/test-$$e -j1 $(TESTARGS) >build/repeat.log 2>&1 \
+	        WB_SUBJECT_DIR=$(REFBUILD)/bin build/bin/test-$$e -j1 $(TESTARGS) >build/repeat.log 2>&1 \
 	            || { cat build/repeat.log; echo "run $$i: $$e FAILED"; exit 1; }; \
 	    done; echo "run $$i: ok"; \
 	done
