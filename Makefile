@@ -170,26 +170,32 @@ endef
 $(foreach e,$(EXERCISES),$(eval $(call JUDGE_RULES,$(e))))
 
 # ---- the grader's kit -------------------------------------------------------
-# build/kit/<exdir>.cflags       how the grader preprocesses a TODO file
-# build/kit/<variant>/<prog>.link what it links the compiled TODO files with
-# One argument per line, paths absolute.
+# What the grader compiles and links a submission with (grader/kit.h): one
+# argument per line, paths relative to the top folder.
+#   build/kit/<exdir>.cflags               preprocessor and compiler flags
+#   build/kit/<variant>.vflags             what the variant adds
+#   build/kit/<variant>/<exdir>/<prog>.link  its TODO files, trusted objects, libs
 define KIT_RULES
 build/kit/$($(1)_DIR).cflags: Makefile $(wildcard harness/$($(1)_DIR)/exercise.mk)
 	@mkdir -p $$(@D)
-	@printf '%s\n' $$(BASE_CFLAGS) -I$$(CURDIR)/skeletons/$($(1)_DIR) $$(PKG_CFLAGS) > $$@
+	@printf '%s\n' $$(BASE_CFLAGS) -Iskeletons/$($(1)_DIR) $$(call cflags,$$(ALL_PKGS)) > $$@
 endef
 # $(call KIT_LINK,ex,prog,variant)
 define KIT_LINK
-build/kit/$(3)/$(2).link: $(addprefix build/obj/$(call given_variant,$(3))/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
-                          $(addprefix build/obj/$(call given_variant,$(3))/,$($(2)_SRC:.c=.o))
+build/kit/$(3)/$($(1)_DIR)/$(2).link: $(addprefix build/obj/$(call given_variant,$(3))/skeletons/$($(1)_DIR)/,$($(1)_GIVEN:.c=.o)) \
+                          $(addprefix build/obj/$(call given_variant,$(3))/,$($(2)_SRC:.c=.o)) Makefile
 	@mkdir -p $$(@D)
 	@{ printf 'todo:%s\n' $(call todo_of,$(1),$(2)); \
-	   printf '%s\n' $$(abspath $$^) $$($(3)_VLDFLAGS) $$(call libs,$($(1)_PKGS)); } > $$@
+	   printf '%s\n' $$(filter %.o,$$^) $$($(3)_VLDFLAGS) $$(call libs,$($(1)_PKGS)); } > $$@
 endef
+build/kit/%.vflags: Makefile
+	@mkdir -p $(@D)
+	@printf '%s\n' $($*_VFLAGS) > $@
 $(foreach e,$(EXERCISES),$(eval $(call KIT_RULES,$(e))))
 $(foreach e,$(EXERCISES),$(foreach p,$($(e)_SUBJECTS),$(foreach v,$(VARIANTS),$(eval $(call KIT_LINK,$(e),$(p),$(v))))))
-KITS := $(foreach e,$(EXERCISES),build/kit/$($(e)_DIR).cflags \
-          $(foreach p,$($(e)_SUBJECTS),$(foreach v,$(VARIANTS),build/kit/$(v)/$(p).link)))
+KITS := $(foreach v,$(VARIANTS),build/kit/$(v).vflags) \
+        $(foreach e,$(EXERCISES),build/kit/$($(e)_DIR).cflags \
+          $(foreach p,$($(e)_SUBJECTS),$(foreach v,$(VARIANTS),build/kit/$(v)/$($(e)_DIR)/$(p).link)))
 
 # Tools that do not depend on a submission.
 build/bin/delay-server: harness/common/delay_server_main.c harness/common/fixture_server.c harness/common/fixture_server.h
@@ -198,11 +204,10 @@ build/bin/delay-server: harness/common/delay_server_main.c harness/common/fixtur
 	$(Q)$(CC) $(BASE_CFLAGS) -O1 $(STRICT) -Iharness/common $(PKG_CFLAGS) $(filter %.c,$^) -o $@ $(call libs,libevent)
 
 GRADER_SRC := $(wildcard grader/*.c)
-build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h) harness/common/sandbox.c harness/common/sandbox.h
+build/bin/grader: $(GRADER_SRC) $(wildcard grader/*.h)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC LD   $@")
-	$(Q)$(CC) $(BASE_CFLAGS) -O1 $(STRICT) -Iharness/common $(PKG_CFLAGS) $(GRADER_SRC) \
-	    harness/common/sandbox.c -o $@ $(call libs,jansson libcrypto)
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 $(STRICT) $(PKG_CFLAGS) $(GRADER_SRC) -o $@ $(call libs,jansson libcrypto)
 
 FORCE:
 
@@ -239,7 +244,7 @@ deps:
 	@scripts/ensure-deps.sh
 
 # What the grader builds before it grades (it compiles the TODO files itself).
-trusted: $(JUDGES) $(KITS) $(REF_PROGS)
+trusted: $(JUDGES) $(KITS)
 judges: $(JUDGES)
 kits: $(KITS)
 print-trusted:
@@ -256,15 +261,17 @@ filter_arg = $(if $(TEST),--filter '$(subst ::,/,$(TEST))')
 
 # Run one exercise's tests against the student's code, readable output.
 define EX_TARGET
-$(1): deps $(addprefix $(SUBBUILD)/bin/,$($(1)_PROGS)) build/bin/test-$(1)
-	@WB_SUBJECT_DIR=$(SUBBUILD)/bin build/bin/test-$(1) -j1 $$(filter_arg) $$(TESTARGS)
+$(1): deps $(addprefix $(SUBBUILD)/bin/,$($(1)_PROGS)) $(addprefix $(REFBUILD)/bin/,$($(1)_PROGS)) \
+     build/bin/test-$(1)
+	@WB_SUBJECT_DIR=$(SUBBUILD)/bin WB_REF_SUBJECT_DIR=$(REFBUILD)/bin \
+	    build/bin/test-$(1) -j1 $$(filter_arg) $$(TESTARGS)
 endef
 $(foreach e,$(EXERCISES),$(eval $(call EX_TARGET,$(e))))
 
-memcheck: deps $(MEM_PROGS) $(JUDGES)
+memcheck: deps $(MEM_PROGS) $(REF_PROGS) $(JUDGES)
 	@set -e; for e in $(EXERCISES); do \
 	    echo "== memcheck $$e (reference, ASan + UBSan) =="; \
-	    WB_SUBJECT_DIR=$(MEMBUILD)/bin WB_SUBJECT_SANITIZER=1 \
+	    WB_SUBJECT_DIR=$(MEMBUILD)/bin WB_REF_SUBJECT_DIR=$(REFBUILD)/bin WB_SUBJECT_SANITIZER=1 \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23:suppressions=$(CURDIR)/harness/common/lsan.supp \
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/harness/common/lsan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23 \
@@ -278,7 +285,8 @@ ref-all: $(REF_PROGS)
 test-ref: deps $(REF_PROGS) $(JUDGES)
 	@set -e; for e in $(EXERCISES); do \
 	    echo "== $$e against the reference =="; \
-	    WB_SUBJECT_DIR=$(REFBUILD)/bin build/bin/test-$$e -j1 $(filter_arg) $(TESTARGS); \
+	    WB_SUBJECT_DIR=$(REFBUILD)/bin WB_REF_SUBJECT_DIR=$(REFBUILD)/bin \
+	        build/bin/test-$$e -j1 $(filter_arg) $(TESTARGS); \
 	done
 
 # Line and branch coverage of the TODO files by the tests, as HTML (per
@@ -350,7 +358,8 @@ N ?= 10
 repeat: $(REF_PROGS) $(JUDGES)
 	@set -e; for i in $$(seq $(N)); do \
 	    for e in $(EXERCISES); do \
-	        WB_SUBJECT_DIR=$(REFBUILD)/bin build/bin/test-$$e -j1 $(TESTARGS) >build/repeat.log 2>&1 \
+	        WB_SUBJECT_DIR=$(REFBUILD)/bin WB_REF_SUBJECT_DIR=$(REFBUILD)/bin \
+	            build/bin/test-$$e -j1 $(TESTARGS) >build/repeat.log 2>&1 \
 	            || { cat build/repeat.log; echo "run $$i: $$e FAILED"; exit 1; }; \
 	    done; echo "run $$i: ok"; \
 	done

@@ -2,11 +2,13 @@
  * batch.c - a folder of submissions graded by child graders, N at once,
  * into one CSV (see batch.h).
  */
+#define _GNU_SOURCE 1 /* nftw's FTW_ACTIONRETVAL */
 #include "batch.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 struct batch_item {
     char *name;        /* folder name */
     pid_t pid;         /* child grader, 0 when not running */
+    unsigned slot;     /* its job slot (subject uid = base + slot) */
     int status;        /* its wait status, once done */
     int done;
 };
@@ -38,6 +41,20 @@ static void batch_seterr(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, BATCH_ERR_LEN, fmt, ap);
     va_end(ap);
+}
+
+static int batch_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int batch_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 static int batch_cmp(const void *a, const void *b)
@@ -114,25 +131,129 @@ static int batch_build_reference(const struct batch_opts *o,
                                  const char *ref_build,
                                  char err[BATCH_ERR_LEN])
 {
-    struct grade_ctx ctx = { o->root, NULL, o->out, NULL, o->reference,
-                             ref_build, 1, 1, 0, 0 };
-    char bin[PATH_MAX], why[512];
+    struct grade_ctx ctx = { .root = o->root, .out = o->out, .reference = o->reference,
+                             .ref_prebuilt = o->ref_prebuilt, .ref_build = ref_build,
+                             .static_check = 1, .timing = o->timing };
+    char why[512];
     size_t i;
 
-    if (!o->timing || o->reference == NULL)
+    if (o->reference == NULL)
         return 0;
     for (i = 0; i < o->count; i++) {
-        if (o->rubrics[i]->timing == NULL)
-            continue;
         if (!o->quiet)
-            fprintf(stderr, "grader: building the reference benchmark of "
-                    "%s\n", o->rubrics[i]->exdir);
-        if (grade_build_reference(&ctx, o->rubrics[i], bin, sizeof(bin), why,
-                                  sizeof(why)) < 0) {
+            fprintf(stderr, "grader: building the reference of %s\n", o->rubrics[i]->exdir);
+        if (grade_build_reference(&ctx, o->rubrics[i], why, sizeof(why)) < 0) {
             batch_seterr(err, "%s", why);
             return -1;
         }
     }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* A private copy of the workbook per submission                      */
+/* ------------------------------------------------------------------ */
+
+/* What of ROOT/build/ a grading needs: the judges, the kit and the trusted
+ * objects the kit links with. */
+static const char *const batch_build_parts[] = {
+    "build/bin", "build/kit", "build/obj/test", "build/obj/bench", "build/obj/asan", NULL
+};
+
+static const char *batch_copy_from, *batch_copy_to;
+static size_t batch_copy_skip;  /* length of the root's path + 1 */
+static int batch_copy_failed;
+
+static int batch_copy_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    const char *rel = path + batch_copy_skip;
+    char dest[PATH_MAX];
+    int in, out;
+    char buf[65536];
+    ssize_t n;
+
+    (void)ftw;
+    if (strlen(path) < batch_copy_skip)
+        return 0;   /* the root itself */
+    if (batch_fmt(dest, sizeof(dest), "%s/%s", batch_copy_to, rel) < 0) {
+        batch_copy_failed = 1;
+        return 1;
+    }
+    if (flag == FTW_D)
+        return mkdir(dest, 0755) < 0 && errno != EEXIST ? (batch_copy_failed = 1) : 0;
+    if (flag != FTW_F || !S_ISREG(sb->st_mode))
+        return 0;   /* symbolic links and the like are not part of a workbook */
+    in = open(path, O_RDONLY | O_CLOEXEC);
+    out = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, sb->st_mode & 0555);
+    if (in < 0 || out < 0) {
+        if (in >= 0)
+            close(in);
+        if (out >= 0)
+            close(out);
+        batch_copy_failed = 1;
+        return 1;
+    }
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            batch_copy_failed = 1;
+            break;
+        }
+    close(in);
+    close(out);
+    return batch_copy_failed;
+}
+
+/* Skips build/ and .git at the top (FTW_SKIP_SUBTREE needs nftw's
+ * FTW_ACTIONRETVAL). */
+static int batch_copy_top(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    const char *rel = path + batch_copy_skip;
+
+    if (ftw->level == 1 && flag == FTW_D &&
+        (strcmp(rel, "build") == 0 || strcmp(rel, ".git") == 0))
+        return FTW_SKIP_SUBTREE;
+    return batch_copy_entry(path, sb, flag, ftw) ? FTW_STOP : FTW_CONTINUE;
+}
+
+static int batch_copy_any(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return batch_copy_entry(path, sb, flag, ftw) ? FTW_STOP : FTW_CONTINUE;
+}
+
+static int batch_copy_workbook(const char *root, const char *dest, char err[BATCH_ERR_LEN])
+{
+    char part[PATH_MAX], parent[PATH_MAX], rerr[RUNNER_ERR_LEN];
+
+    batch_copy_from = root;
+    batch_copy_to = dest;
+    batch_copy_skip = strlen(root) + 1;
+    batch_copy_failed = 0;
+    if (runner_clear_dir(dest, rerr) < 0 ||
+        nftw(root, batch_copy_top, 32, FTW_PHYS | FTW_ACTIONRETVAL) != 0 || batch_copy_failed) {
+        batch_seterr(err, "cannot copy the workbook into %s", dest);
+        return -1;
+    }
+    for (size_t i = 0; batch_build_parts[i] != NULL; i++) {
+        if (batch_fmt(part, sizeof(part), "%s/%s", root, batch_build_parts[i]) < 0 ||
+            batch_fmt(parent, sizeof(parent), "%s/%s", dest, batch_build_parts[i]) < 0 ||
+            access(part, F_OK) != 0)
+            continue;
+        if (runner_mkdir_p(parent, rerr) < 0 ||
+            nftw(part, batch_copy_any, 32, FTW_PHYS | FTW_ACTIONRETVAL) != 0 ||
+            batch_copy_failed) {
+            batch_seterr(err, "cannot copy %s into %s", part, dest);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int batch_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
     return 0;
 }
 
@@ -144,18 +265,23 @@ struct batch_paths {
     char sub[PATH_MAX];
     char out[PATH_MAX];
     char log[PATH_MAX];
+    char root[PATH_MAX];   /* OUT/NAME/workbook: its own copy */
+    char uid[16];
 };
 
-static int batch_paths(const struct batch_opts *o, const char *name,
+static int batch_paths(const struct batch_opts *o, const char *name, unsigned slot,
                        struct batch_paths *p)
 {
     int a = snprintf(p->sub, sizeof(p->sub), "%s/%s", o->dir, name);
     int b = snprintf(p->out, sizeof(p->out), "%s/%s", o->out, name);
     int c = snprintf(p->log, sizeof(p->log), "%s/%s/grader.log", o->out,
                      name);
+    int d = snprintf(p->root, sizeof(p->root), "%s/%s/workbook", o->out, name);
 
-    return a < 0 || b < 0 || c < 0 || (size_t)a >= sizeof(p->sub) ||
-                   (size_t)b >= sizeof(p->out) || (size_t)c >= sizeof(p->log)
+    snprintf(p->uid, sizeof(p->uid), "%u", o->subject_uid + slot);
+    return a < 0 || b < 0 || c < 0 || d < 0 || (size_t)a >= sizeof(p->sub) ||
+                   (size_t)b >= sizeof(p->out) || (size_t)c >= sizeof(p->log) ||
+                   (size_t)d >= sizeof(p->root)
                ? -1 : 0;
 }
 
@@ -167,13 +293,16 @@ static void batch_argv(const struct batch_opts *o, const struct batch_paths *p,
 
     argv[k++] = o->self;
     argv[k++] = "--root";
-    argv[k++] = o->root;
+    argv[k++] = p->root;
     argv[k++] = "--submission";
     argv[k++] = p->sub;
     argv[k++] = "--out";
     argv[k++] = p->out;
     argv[k++] = "--ref-build";
     argv[k++] = ref_build;
+    argv[k++] = "--subject-uid";
+    argv[k++] = p->uid;
+    argv[k++] = "--trusted-built";
     argv[k++] = "--quiet";
     if (o->reference != NULL) {
         argv[k++] = "--reference";
@@ -184,8 +313,9 @@ static void batch_argv(const struct batch_opts *o, const struct batch_paths *p,
     argv[k] = NULL;
 }
 
-/* Starts the child grader of item; its output goes to OUT/NAME/grader.log. */
-static int batch_start(const struct batch_opts *o, struct batch_item *item,
+/* Starts the child grader of item in slot; its output goes to
+ * OUT/NAME/grader.log. */
+static int batch_start(const struct batch_opts *o, struct batch_item *item, unsigned slot,
                        const char *ref_build, char err[BATCH_ERR_LEN])
 {
     const char *argv[BATCH_MAX_ARGS];
@@ -193,11 +323,13 @@ static int batch_start(const struct batch_opts *o, struct batch_item *item,
     char rerr[RUNNER_ERR_LEN];
     int fd;
 
-    if (batch_paths(o, item->name, &p) < 0 ||
+    if (batch_paths(o, item->name, slot, &p) < 0 ||
         runner_mkdir_p(p.out, rerr) < 0) {
         batch_seterr(err, "cannot prepare %s/%s", o->out, item->name);
         return -1;
     }
+    if (batch_copy_workbook(o->root, p.root, err) < 0)
+        return -1;
     batch_argv(o, &p, ref_build, argv);
     fd = open(p.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || (item->pid = fork()) < 0) {
@@ -213,16 +345,20 @@ static int batch_start(const struct batch_opts *o, struct batch_item *item,
         execv(o->self, (char *const *)argv);
         _exit(127);
     }
+    item->slot = slot;
     close(fd);
     return 0;
 }
 
-/* Waits for one child grader; marks its item done. */
-static void batch_reap(struct batch_item *items, size_t n, size_t *running)
+/* Waits for one child grader; marks its item done, frees its slot and
+ * removes its copy of the workbook. */
+static void batch_reap(const struct batch_opts *o, struct batch_item *items, size_t n,
+                       size_t *running, unsigned char *slots)
 {
     int status = 0;
     pid_t pid;
     size_t i;
+    char copy[PATH_MAX];
 
     do {
         pid = waitpid(-1, &status, 0);
@@ -236,34 +372,45 @@ static void batch_reap(struct batch_item *items, size_t n, size_t *running)
             continue;
         items[i].done = 1;
         items[i].status = status;
+        slots[items[i].slot] = 0;
         (*running)--;
+        if (!o->keep_workbooks &&
+            snprintf(copy, sizeof(copy), "%s/%s/workbook", o->out, items[i].name) <
+                (int)sizeof(copy))
+            nftw(copy, batch_rm_entry, 32, FTW_DEPTH | FTW_PHYS);
         return;
     }
     /* Not one of ours: an orphan re-parented to us (subreaper). */
 }
 
-/* Runs every child grader, at most o->jobs at once. */
+/* Runs every child grader, at most o->jobs at once, each job slot with
+ * its own subject uid. */
 static int batch_grade_all(const struct batch_opts *o,
                            struct batch_item *items, size_t n,
                            const char *ref_build, char err[BATCH_ERR_LEN])
 {
     size_t next = 0, running = 0;
+    unsigned char slots[BATCH_MAX_JOBS] = { 0 };
 
     while (next < n || running > 0) {
         if (next < n && running < (size_t)o->jobs) {
+            unsigned slot = 0;
+            while (slot < BATCH_MAX_JOBS - 1 && slots[slot])
+                slot++;
             if (!o->quiet)
                 fprintf(stderr, "grader: grading %s (%zu/%zu)\n",
                         items[next].name, next + 1, n);
-            if (batch_start(o, &items[next], ref_build, err) < 0) {
+            if (batch_start(o, &items[next], slot, ref_build, err) < 0) {
                 while (running > 0)
-                    batch_reap(items, n, &running);
+                    batch_reap(o, items, n, &running, slots);
                 return -1;
             }
+            slots[slot] = 1;
             next++;
             running++;
             continue;
         }
-        batch_reap(items, n, &running);
+        batch_reap(o, items, n, &running, slots);
     }
     return 0;
 }
@@ -412,6 +559,7 @@ int batch_run(const struct batch_opts *o, char err[BATCH_ERR_LEN])
         return -1;
     }
     if (batch_list(o->dir, &items, &n, err) < 0 ||
+        runner_mkdir_p(ref_build, rerr) < 0 ||
         batch_build_reference(o, ref_build, err) < 0 ||
         batch_grade_all(o, items, n, ref_build, err) < 0 ||
         batch_write_csv(o, items, n, &failed, err) < 0)

@@ -7,8 +7,13 @@
  * --submission DIR/NAME --out OUT/NAME --quiet), several at once with
  * --jobs N, so that OUT/NAME/ holds that submission's results.json,
  * summary.md, junit.xml and logs, and OUT/NAME/grader.log its output.
- * The reference's benchmarks are built once, before the children start,
- * into OUT/ref-build, which every child then reuses. Finally OUT/grades.csv
+ * Each child grades with its own copy of the workbook, OUT/NAME/workbook
+ * (the trusted files and the trusted build: judges, kit, objects; files
+ * read-only), removed when it is done, and its own build folder; each job
+ * slot runs its subjects as its own uid (subject_uid + slot), so that
+ * nothing one submission's code does reaches another's grading.
+ * The reference is built once, before the children start, into
+ * OUT/ref-build, which every child then reuses. Finally OUT/grades.csv
  * gets one line per submission:
  *     name,score,max_score,<one column per exercise id>,status
  * where status is "ok" when every exercise was graded, else the exercises
@@ -35,6 +40,9 @@ struct batch_opts {
     const char *dir;        /* absolute: the folder of submissions */
     const char *out;        /* absolute: created if needed */
     const char *reference;  /* absolute, or NULL when there is none */
+    int ref_prebuilt;       /* reference holds prebuilt objects */
+    unsigned subject_uid;   /* the first job slot's subject uid */
+    int keep_workbooks;     /* 0: remove each copy once graded */
     struct rubric *const *rubrics; /* the exercises to grade */
     size_t count;
     const char *const *child_args; /* extra arguments for every child

@@ -1,9 +1,11 @@
 /*
- * grade.c - grading one exercise: TODO files, build, static check, test
- * list, one isolated run per test, groups, timing (see grade.h).
+ * grade.c - grading one exercise: the private build, the judge's test
+ * list, one isolated run per test, groups, timing, coverage (see grade.h).
  */
+#define _GNU_SOURCE 1
 #include "grade.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -16,31 +18,28 @@
 
 #include <jansson.h>
 
+#include "apiset.h"
+#include "build.h"
 #include "runner.h"
-#include "symcheck.h"
 #include "timing.h"
 
 #define GRADE_ARG_LEN (PATH_MAX + 32)
 #define GRADE_NOTE_LEN 1024
 #define GRADE_BUILD_TAIL_LINES 40
 #define GRADE_LIST_TAIL_LINES 20
+#define GRADE_MAX_ENV 16
 
-/* Variables of an outer make that must not leak into the build. */
-static const char *const grade_build_unset_env[] = {
-    "MAKEFLAGS", "MFLAGS", "MAKELEVEL", NULL
-};
-
-/* Criterion settings that would change which tests run or how. */
+/* Variables that would change which tests the judge runs, how, or how the
+ * subjects run.  The grader sets its own below. */
 static const char *const grade_test_unset_env[] = {
     "CRITERION_TEST_PATTERN", "CRITERION_JOBS", "CRITERION_ALWAYS_SUCCEED",
     "CRITERION_FAIL_FAST", "CRITERION_NO_EARLY_EXIT", "CRITERION_OUTPUTS",
-    "CRITERION_ENABLE_TAP", "CRITERION_SHORT_FILENAME", "LD_PRELOAD", NULL
-};
-
-/* Graded code never runs unconfined: the harness makes a missing seccomp
- * filter fatal when this is set (harness/common/sandbox.h). */
-static const char *const grade_test_set_env[] = {
-    "WB_REQUIRE_SANDBOX=1", NULL
+    "CRITERION_ENABLE_TAP", "CRITERION_SHORT_FILENAME", "LD_PRELOAD",
+    "LD_LIBRARY_PATH", "WB_SUBJECT_DIR", "WB_REF_SUBJECT_DIR", "WB_SCRATCH",
+    "WB_SUBJECT_UID", "WB_SUBJECT_WRAPPER", "WB_KEEP_SCRATCH", "WB_SUBJECT_SAME_UID",
+    "WB_SUBJECT_SANITIZER", "WB_COVERAGE_DIR", "WB_SUBJECT_MEMORY_MB", "WB_SUBJECT_CPU_S",
+    "WB_BENCH_CPU", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "GCOV_PREFIX",
+    "GCOV_PREFIX_STRIP", NULL
 };
 
 /* One exercise being graded. */
@@ -49,13 +48,23 @@ struct grade_state {
     const struct rubric *r;
     struct report_exercise *ex;
     char dir[PATH_MAX];       /* OUT/<id>: logs of the runs */
-    char scratch[PATH_MAX];   /* OUT/scratch-<id> */
-    char bin[PATH_MAX];       /* the test binary */
-    unsigned char *listed;    /* per rubric test: in the binary's list */
+    char scratch[PATH_MAX];   /* OUT/scratch-<id>: the judge's working folder */
+    char judge[PATH_MAX];     /* ROOT/build/bin/test-<id> */
+    char work[PATH_MAX];      /* WORK/<id>: the private build */
+    char refwork[PATH_MAX];   /* REF_BUILD/<id> */
+    char src[2][PATH_MAX];    /* the TODO files' folder: submission, reference */
+    char env_store[GRADE_MAX_ENV][PATH_MAX + 64];
+    const char *env[GRADE_MAX_ENV + 1];
+    double deadline;          /* the exercise's, or the submission's */
+    struct apiset api;
+    unsigned char *listed;    /* per rubric test: in the judge's list */
     char *capbuf;             /* GRADE_OUTPUT_CAP bytes */
 };
 
 /* Formats into buf; returns -1 when the text did not fit. */
+static int grade_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int grade_fmt(char *buf, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -97,319 +106,173 @@ static void grade_progress(const struct grade_state *st, const char *what)
         fprintf(stderr, "grader: %s: %s\n", st->r->exdir, what);
 }
 
+/* Seconds left in the budget (a large number when there is none). */
+static double grade_left(const struct grade_state *st)
+{
+    return st->deadline > 0 ? st->deadline - build_now() : 1e9;
+}
+
 /* ------------------------------------------------------------------ */
-/* TODO files and build                                                */
+/* The build                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Explains why path cannot be a TODO file; empty when it can. */
-static void grade_todo_problem(const char *path, char *note, size_t len)
+static void grade_build_spec(struct grade_state *st, struct build_spec *b, int reference)
 {
-    struct stat st;
+    const struct grade_ctx *c = st->ctx;
+    char *src = st->src[reference != 0];
 
-    note[0] = '\0';
-    if (lstat(path, &st) < 0)
-        grade_fmt(note, len, "missing file %s: it is the file you edit in "
-                  "this exercise", path);
-    else if (S_ISLNK(st.st_mode))
-        grade_fmt(note, len, "%s is a symbolic link: submit the file itself",
-                  path);
-    else if (!S_ISREG(st.st_mode))
-        grade_fmt(note, len, "%s is not a regular file", path);
-}
-
-/* Returns 1 when every TODO file is there, 0 when marked ungradable. */
-static int grade_check_todo(struct grade_state *st)
-{
-    char path[PATH_MAX], note[GRADE_NOTE_LEN], err[REPORT_ERR_LEN];
-    size_t i;
-
-    for (i = 0; i < st->r->ntodo; i++) {
-        if (grade_fmt(path, sizeof(path), "%s/%s/%s", st->ctx->submission,
-                      st->r->exdir, st->r->todo[i]) < 0)
-            return grade_internal(st, "path too long", st->r->todo[i]) < 0
-                       ? -1 : 0;
-        grade_todo_problem(path, note, sizeof(note));
-        if (note[0] == '\0')
-            continue;
-        return report_fail_all(st->ex, REPORT_EX_UNGRADABLE,
-                               REPORT_UNGRADABLE, note, NULL, 0, err) < 0
-                   ? -1 : 0;
-    }
-    return 1;
-}
-
-/*
- * Runs make -C ROOT SUBMISSION=sub SUBBUILD=bdir target, output in log.
- * The compiler reads the submission, so the build gets limits too (an
- * `#include "/dev/zero"` must not eat the machine).
- */
-static int grade_make(const struct grade_ctx *ctx, const char *sub,
-                      const char *bdir, const char *target, const char *log,
-                      struct runner_result *res, char err[RUNNER_ERR_LEN])
-{
-    char subarg[GRADE_ARG_LEN], bdirarg[GRADE_ARG_LEN];
-    const char *argv[] = { "make", "-s", "--no-print-directory", "-C",
-                           ctx->root, subarg, bdirarg, target, NULL };
-    struct runner_spec spec = { argv, NULL, log, GRADE_BUILD_TIMEOUT_S,
-                                GRADE_BUILD_TIMEOUT_S, 1,
-                                grade_build_unset_env, NULL,
-                                GRADE_BUILD_MEMORY_MB, NULL };
-
-    if (grade_fmt(subarg, sizeof(subarg), "SUBMISSION=%s", sub) < 0 ||
-        grade_fmt(bdirarg, sizeof(bdirarg), "SUBBUILD=%s", bdir) < 0) {
-        snprintf(err, RUNNER_ERR_LEN, "path too long");
-        return -1;
-    }
-    return runner_run(&spec, res, err);
-}
-
-static void grade_build_note(const struct grade_state *st,
-                             const struct runner_result *res, char *note,
-                             size_t len)
-{
-    if (res->outcome == RUNNER_TIMED_OUT)
-        grade_fmt(note, len, "the build did not finish within %d s and was "
-                  "stopped (your files: %s/%s/)", GRADE_BUILD_TIMEOUT_S,
-                  st->ctx->submission, st->r->exdir);
-    else if (res->outcome == RUNNER_SIGNALED)
-        grade_fmt(note, len, "the build was killed by signal %d (%s)",
-                  res->status, strsignal(res->status));
+    if (reference)
+        grade_fmt(src, PATH_MAX, "%s%s%s", c->reference, c->ref_prebuilt ? "" : "/",
+                  c->ref_prebuilt ? "" : st->r->exdir);
     else
-        grade_fmt(note, len, "does not compile: fix the errors below (your "
-                  "files: %s/%s/)", st->ctx->submission, st->r->exdir);
+        grade_fmt(src, PATH_MAX, "%s/%s", c->submission, st->r->exdir);
+    *b = (struct build_spec){
+        .root = c->root, .r = st->r, .src = src, .work = reference ? st->refwork : st->work,
+        .logdir = st->dir, .trusted = reference, .prebuilt = reference && c->ref_prebuilt,
+        .static_check = c->static_check, .api = st->api.n > 0 ? &st->api : NULL,
+        .deadline = reference ? 0 : st->deadline, .timeout_s = GRADE_BUILD_TIMEOUT_S,
+        .memory_mb = GRADE_BUILD_MEMORY_MB,
+    };
 }
 
-/* Builds the test binary. 1: ready; 0: marked ungradable/error; -1: OOM. */
-static int grade_build(struct grade_state *st)
+/* Indents each line of text under head into a malloc'd note. */
+static char *grade_indented(const char *head, const char *text)
 {
-    char target[80], log[PATH_MAX], note[GRADE_NOTE_LEN];
-    char err[RUNNER_ERR_LEN];
-    struct runner_result res;
+    size_t len = strlen(head) + strlen(text) * 2 + 16, n, k;
+    char *buf = malloc(len);
 
-    if (grade_fmt(target, sizeof(target), "tests-%s", st->r->id) < 0 ||
-        grade_fmt(log, sizeof(log), "%s/%s.build.log", st->ctx->out,
-                  st->r->id) < 0 ||
-        grade_fmt(st->bin, sizeof(st->bin), "%s/bin/test-%s", st->ctx->build,
-                  st->r->id) < 0)
-        return grade_internal(st, "cannot build", "path too long") < 0 ? -1
-                                                                       : 0;
-    if (grade_make(st->ctx, st->ctx->submission, st->ctx->build, target, log,
-                   &res, err) < 0)
-        return grade_internal(st, "cannot run make", err) < 0 ? -1 : 0;
-    if (res.outcome == RUNNER_EXITED && res.status == 0) {
-        if (access(st->bin, X_OK) == 0)
-            return 1;
-        return grade_internal(st, "the build succeeded but did not produce",
-                              st->bin) < 0 ? -1 : 0;
-    }
-    grade_build_note(st, &res, note, sizeof(note));
-    return report_fail_all(st->ex, REPORT_EX_UNGRADABLE, REPORT_UNGRADABLE,
-                           note, log, GRADE_BUILD_TAIL_LINES, err) < 0 ? -1
-                                                                       : 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Static check                                                        */
-/* ------------------------------------------------------------------ */
-
-/* Appends line (and a newline) to the malloc'd text *buf; -1: no memory. */
-static int grade_append_line(char **buf, const char *line)
-{
-    size_t old = *buf ? strlen(*buf) : 0, add = strlen(line);
-    char *grown = realloc(*buf, old + add + 2);
-
-    if (grown == NULL)
-        return -1;
-    memcpy(grown + old, line, add);
-    grown[old + add] = '\n';
-    grown[old + add + 1] = '\0';
-    *buf = grown;
-    return 0;
-}
-
-/* Nonzero when path (resolved) lies inside dir (resolved). */
-static int grade_inside(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-
-    return strncmp(path, dir, n) == 0 && path[n] == '/';
-}
-
-/*
- * Checks one dependency of a TODO object (a file the compiler read, from
- * its -MMD list): it must be the staged TODO file itself, or one of the
- * exercise's own headers in ROOT/skeletons/<exdir>/ (not a TODO file).
- * Anything else (the solutions, another exercise, a harness file) is a
- * reason appended to *reasons.  -1: out of memory.
- */
-static int grade_dependency(struct grade_state *st, const char *todo,
-                            const char *dep, const char *srcdir,
-                            const char *exdir, char **reasons)
-{
-    char path[PATH_MAX], real[PATH_MAX], line[PATH_MAX + 256];
-    const char *base;
-
-    if (dep[0] == '/')
-        grade_fmt(path, sizeof(path), "%s", dep);
-    else
-        grade_fmt(path, sizeof(path), "%s/%s", st->ctx->root, dep);
-    if (realpath(path, real) == NULL)
-        grade_fmt(real, sizeof(real), "%s", path);
-    base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
-    if (grade_inside(real, srcdir) ||
-        (grade_inside(real, exdir) && !rubric_is_todo(st->r, base)))
-        return 0;
-    grade_fmt(line, sizeof(line), "%s: includes %s, which is not one of exercise "
-              "%s's headers (a TODO file may include its exercise's headers "
-              "and system headers only)", todo, dep, st->r->id);
-    return grade_append_line(reasons, line);
-}
-
-/* Reads OBJ's dependency list (obj.d) and checks each entry. */
-static int grade_dependencies(struct grade_state *st, const char *todo,
-                              const char *dfile, const char *srcdir,
-                              const char *exdir, char **reasons)
-{
-    char buf[16384], *p, *tok, *save = NULL;
-    size_t n;
-    FILE *f = fopen(dfile, "r");
-    int rc = 0;
-
-    if (f == NULL)
-        return 0;     /* no list (an older build): nothing to check */
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strchr(buf, ':');   /* past "target:" */
-    if (p == NULL)
-        return 0;
-    for (tok = strtok_r(p + 1, " \t\r\n", &save); tok != NULL && rc == 0;
-         tok = strtok_r(NULL, " \t\r\n", &save))
-        if (strcmp(tok, "\\") != 0)
-            rc = grade_dependency(st, todo, tok, srcdir, exdir, reasons);
-    return rc;
-}
-
-/*
- * The includes of the TODO files compiled under bdir: appended to
- * *reasons when one reads a file outside its exercise (an #include of the
- * solutions, say).  -1: out of memory.
- */
-static int grade_includes(struct grade_state *st, const char *bdir, char **reasons)
-{
-    char srcdir[PATH_MAX], exdir[PATH_MAX], path[PATH_MAX], dfile[PATH_MAX];
-    size_t i;
-
-    grade_fmt(path, sizeof(path), "%s/src/%s", bdir, st->r->exdir);
-    if (realpath(path, srcdir) == NULL)
-        grade_fmt(srcdir, sizeof(srcdir), "%s", path);
-    grade_fmt(path, sizeof(path), "%s/skeletons/%s", st->ctx->root, st->r->exdir);
-    if (realpath(path, exdir) == NULL)
-        grade_fmt(exdir, sizeof(exdir), "%s", path);
-    for (i = 0; i < st->r->ntodo; i++) {
-        const char *todo = st->r->todo[i], *dot = strrchr(todo, '.');
-        if (dot == NULL || strcmp(dot, ".c") != 0)
-            continue;
-        if (grade_fmt(dfile, sizeof(dfile), "%s/obj/todo/%s/%.*s.d", bdir,
-                      st->r->exdir, (int)(dot - todo), todo) < 0)
-            continue;
-        if (grade_dependencies(st, todo, dfile, srcdir, exdir, reasons) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/*
- * Checks the objects under bdir (the test build, or its o2/ copy for the
- * benchmark). 1: accepted (or no check); 0: rejected, *reasons set
- * (malloc'd); -1: internal error in err.
- */
-static int grade_symcheck(struct grade_state *st, const char *bdir,
-                          const char *tag, char **reasons,
-                          char err[SYMCHECK_ERR_LEN])
-{
-    char objdir[PATH_MAX], logbase[PATH_MAX];
-    struct symcheck_result res;
-
-    *reasons = NULL;
-    if (!st->ctx->static_check || st->r->symbols == NULL)
-        return 1;
-    if (grade_fmt(objdir, sizeof(objdir), "%s/obj/todo/%s", bdir,
-                  st->r->exdir) < 0 ||
-        grade_fmt(logbase, sizeof(logbase), "%s/static-%s", st->dir,
-                  tag) < 0) {
-        snprintf(err, SYMCHECK_ERR_LEN, "path too long");
-        return -1;
-    }
-    if (symcheck_run(st->r, objdir, logbase, &res, err) < 0) {
-        symcheck_clear(&res);
-        return -1;
-    }
-    *reasons = res.reasons;
-    if (grade_includes(st, bdir, reasons) < 0) {
-        snprintf(err, SYMCHECK_ERR_LEN, "out of memory");
-        return -1;
-    }
-    return *reasons == NULL ? 1 : 0;
-}
-
-/* Writes head, then each line of text indented, into buf (len >= 2 *
- * strlen(text) + strlen(head) + 2). */
-static void grade_indent(char *buf, size_t len, const char *head,
-                         const char *text)
-{
-    size_t n = (size_t)snprintf(buf, len, "%s", head), k;
-
+    if (buf == NULL)
+        return NULL;
+    n = (size_t)snprintf(buf, len, "%s", head);
     while (*text != '\0' && n + 4 < len) {
         k = strcspn(text, "\n");
         n += (size_t)snprintf(buf + n, len - n, "\n  %.*s", (int)k, text);
         text += k + (text[k] == '\n');
     }
+    return buf;
 }
 
-/* The static check of the test build. 1: go on; 0: rejected; -1: OOM. */
-static int grade_static(struct grade_state *st)
+/* Records a failed build in the report.  0, or -1 when out of memory. */
+static int grade_build_failed(struct grade_state *st, const struct build_out *b,
+                              const char *variant)
 {
-    char err[SYMCHECK_ERR_LEN], rerr[REPORT_ERR_LEN];
-    char *reasons = NULL, *note = NULL;
-    size_t len;
+    char note[GRADE_NOTE_LEN], err[REPORT_ERR_LEN], *text;
     int rc;
 
-    grade_progress(st, "static check");
-    rc = grade_symcheck(st, st->ctx->build, "O1", &reasons, err);
-    if (rc < 0)
-        return grade_internal(st, "static check", err) < 0 ? -1 : 0;
-    if (rc == 1)
-        return 1;
-    len = strlen(reasons) * 2 + 128;
-    if ((note = malloc(len)) == NULL) {
-        free(reasons);
-        return -1;
+    switch (b->status) {
+    case BUILD_REJECTED:
+        text = grade_indented("rejected by the static check (nothing of your code was run):",
+                              b->reasons);
+        if (text == NULL)
+            return -1;
+        rc = report_fail_all(st->ex, REPORT_EX_REJECTED, REPORT_REJECTED, text, NULL, 0, err);
+        free(text);
+        return rc < 0 ? -1 : 0;
+    case BUILD_UNGRADABLE:
+        grade_fmt(note, sizeof(note), "%s (your files: %s/%s/%s)", b->note,
+                  st->ctx->submission, st->r->exdir,
+                  strcmp(variant, "test") == 0 ? "" : "; in the build of the variant ");
+        if (strcmp(variant, "test") != 0)
+            grade_fmt(note + strlen(note), sizeof(note) - strlen(note), "%s)", variant);
+        return report_fail_all(st->ex, REPORT_EX_UNGRADABLE, REPORT_UNGRADABLE, note,
+                               b->log[0] ? b->log : NULL, GRADE_BUILD_TAIL_LINES, err) < 0
+                   ? -1 : 0;
+    case BUILD_TIMEOUT:
+        grade_fmt(note, sizeof(note), "not graded: %s", b->note);
+        return report_fail_all(st->ex, REPORT_EX_UNGRADABLE, REPORT_TIMEOUT, note, NULL, 0,
+                               err) < 0 ? -1 : 0;
+    default:
+        return grade_internal(st, "build", b->note);
     }
-    grade_indent(note, len, "rejected by the static check (nothing of your "
-                 "code was run):", reasons);
-    rc = report_fail_all(st->ex, REPORT_EX_REJECTED, REPORT_REJECTED, note,
-                         NULL, 0, rerr) < 0 ? -1 : 0;
-    free(note);
-    free(reasons);
+}
+
+/* Steps 2-3: 1 when the subjects are ready, 0 when the exercise is scored
+ * already (ungradable, rejected, error), -1 when out of memory. */
+static int grade_build(struct grade_state *st)
+{
+    struct build_spec spec;
+    struct build_out out = { 0 };
+    char err[REPORT_ERR_LEN], *ignored;
+    int rc;
+
+    grade_build_spec(st, &spec, 0);
+    ignored = build_ignored(&spec);
+    if (ignored != NULL) {
+        size_t len = strlen(ignored) + 200;
+        char *line = malloc(len);
+        if (line == NULL) {
+            free(ignored);
+            return -1;
+        }
+        snprintf(line, len, "not used (only the TODO files are graded; the given files come "
+                 "from the workbook): %s", ignored);
+        rc = report_add_info(st->ex, line, err);
+        free(line);
+        free(ignored);
+        if (rc < 0)
+            return -1;
+    }
+    if (build_prepare(&spec, &out) < 0)
+        return -1;
+    if (out.status == BUILD_OK && build_variant(&spec, BUILD_TEST, &out) < 0)
+        return -1;
+    rc = out.status == BUILD_OK ? 1 : grade_build_failed(st, &out, "test") < 0 ? -1 : 0;
+    build_out_clear(&out);
     return rc;
 }
 
 /* ------------------------------------------------------------------ */
-/* Runs of the test binary                                             */
+/* Runs of the judge                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Runs argv (a test binary) under the isolation of a test. */
+/* The environment of a judge run: where the subjects are, as whom they
+ * run, where they may write.  extra (NULL-terminated, may be NULL) is
+ * added. */
+static int grade_env(struct grade_state *st, const char *subjects, const char *refs,
+                     const char *const *extra)
+{
+    size_t n = 0;
+
+#define GRADE_ENV(...)                                                                \
+    do {                                                                             \
+        if (n >= GRADE_MAX_ENV ||                                                    \
+            grade_fmt(st->env_store[n], sizeof(st->env_store[n]), __VA_ARGS__) < 0)   \
+            return -1;                                                               \
+        st->env[n] = st->env_store[n];                                               \
+        n++;                                                                         \
+    } while (0)
+    GRADE_ENV("WB_SUBJECT_DIR=%s", subjects);
+    if (refs != NULL)
+        GRADE_ENV("WB_REF_SUBJECT_DIR=%s", refs);
+    GRADE_ENV("WB_SCRATCH=%s", st->scratch);
+    GRADE_ENV("WB_SUBJECT_UID=%u", st->ctx->subject_uid);
+    GRADE_ENV("WB_SUBJECT_MEMORY_MB=%d", st->r->memory_mb);
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
+        GRADE_ENV("%s", extra[i]);
+#undef GRADE_ENV
+    st->env[n] = NULL;
+    return 0;
+}
+
+/* Runs argv (the judge) under the isolation of a test, within the budget.
+ * *cut is set when the budget shortened the run. */
 static int grade_run_isolated(struct grade_state *st, const char *const *argv,
                               int timeout_s, const char *log,
                               struct runner_capture *cap,
-                              struct runner_result *res,
+                              struct runner_result *res, int *cut,
                               char err[RUNNER_ERR_LEN])
 {
-    struct runner_spec spec = { argv, st->scratch, log, timeout_s, timeout_s,
-                                1, grade_test_unset_env, grade_test_set_env,
-                                st->r->memory_mb, cap };
+    double left = grade_left(st);
+    struct runner_spec spec;
 
+    *cut = 0;
+    if (left < timeout_s) {
+        timeout_s = left < 1 ? 1 : (int)left;
+        *cut = 1;
+    }
+    spec = (struct runner_spec){ argv, st->scratch, log, timeout_s, timeout_s,
+                                 1, grade_test_unset_env, st->env,
+                                 st->r->memory_mb, cap };
     cap->buf = st->capbuf;
     cap->size = GRADE_OUTPUT_CAP;
     cap->kill_after = GRADE_OUTPUT_KILL;
@@ -419,16 +282,17 @@ static int grade_run_isolated(struct grade_state *st, const char *const *argv,
 }
 
 /* Explains a run that did not end normally; empty when it did. */
-static void grade_run_note(const struct runner_result *res, int timeout_s,
-                           char *note, size_t len,
-                           enum report_status *status)
+static void grade_run_note(const struct runner_result *res, int timeout_s, int cut,
+                           char *note, size_t len, enum report_status *status)
 {
     note[0] = '\0';
     *status = REPORT_CRASH;
     if (res->outcome == RUNNER_TIMED_OUT) {
         *status = REPORT_TIMEOUT;
-        grade_fmt(note, len, "did not finish within %d s and was stopped",
-                  timeout_s);
+        if (cut)
+            grade_fmt(note, len, "was stopped: the grading budget ran out");
+        else
+            grade_fmt(note, len, "did not finish within %d s and was stopped", timeout_s);
     } else if (res->outcome == RUNNER_SIGNALED && res->status == SIGXCPU) {
         *status = REPORT_TIMEOUT;
         grade_fmt(note, len, "used more than %d s of CPU time and was "
@@ -443,7 +307,7 @@ static void grade_run_note(const struct runner_result *res, int timeout_s,
 /* The list of tests                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Records suite::test from the binary's list. */
+/* Records suite::test from the judge's list. */
 static int grade_listed(struct grade_state *st, const char *suite,
                         const char *test)
 {
@@ -486,7 +350,7 @@ static long grade_parse_list(struct grade_state *st, char *text)
     return count;
 }
 
-/* Rubric tests the binary lacks: a rubric error, and 0 points. */
+/* Rubric tests the judge lacks: a rubric error, and 0 points. */
 static int grade_unlisted(struct grade_state *st)
 {
     const struct rubric_test *t;
@@ -510,12 +374,12 @@ static int grade_unlisted(struct grade_state *st)
 
 static void grade_list_note(const struct runner_result *res,
                             const struct runner_capture *cap, long count,
-                            const struct rubric *r, char *note, size_t len,
+                            const struct rubric *r, int cut, char *note, size_t len,
                             enum report_status *status)
 {
     char how[256];
 
-    grade_run_note(res, r->timeout_s, how, sizeof(how), status);
+    grade_run_note(res, r->timeout_s, cut, how, sizeof(how), status);
     if (how[0] != '\0')
         grade_fmt(note, len, "the test program %s before any test ran", how);
     else if (cap->killed || cap->total > cap->len)
@@ -530,25 +394,26 @@ static void grade_list_note(const struct runner_result *res,
         note[0] = '\0';
 }
 
-/* Lists the binary's tests. 1: go on; 0: all tests failed; -1: OOM. */
+/* Step 4. 1: go on; 0: all tests failed; -1: OOM. */
 static int grade_list(struct grade_state *st)
 {
     char log[PATH_MAX], note[GRADE_NOTE_LEN], err[RUNNER_ERR_LEN];
-    const char *argv[] = { st->bin, "--list", "--ascii", NULL };
+    const char *argv[] = { st->judge, "--list", "--ascii", NULL };
     struct runner_capture cap;
     struct runner_result res;
     enum report_status status;
     long count = 0;
+    int cut;
 
     if (grade_fmt(log, sizeof(log), "%s/list.log", st->dir) < 0)
         return grade_internal(st, "list", "path too long") < 0 ? -1 : 0;
-    if (grade_run_isolated(st, argv, st->r->timeout_s, log, &cap, &res,
+    if (grade_run_isolated(st, argv, st->r->timeout_s, log, &cap, &res, &cut,
                            err) < 0)
         return grade_internal(st, "cannot list the tests", err) < 0 ? -1 : 0;
     if (res.outcome == RUNNER_EXITED && res.status == 0 && !cap.killed &&
         (count = grade_parse_list(st, st->capbuf)) < 0)
         return -1;
-    grade_list_note(&res, &cap, count, st->r, note, sizeof(note), &status);
+    grade_list_note(&res, &cap, count, st->r, cut, note, sizeof(note), &status);
     if (note[0] != '\0')
         return report_fail_all(st->ex, REPORT_EX_GRADED, status, note, log,
                                GRADE_LIST_TAIL_LINES, err) < 0 ? -1 : 0;
@@ -562,7 +427,8 @@ static int grade_list(struct grade_state *st)
 /*
  * A flood of output costs the test its points: more than the capture
  * keeps is a FAIL (or keeps its TIMEOUT/CRASH); a run stopped for it is a
- * FAIL whatever else happened.
+ * FAIL whatever else happened.  (The judge's output: what a subject prints
+ * goes to its own log, never here.)
  */
 static int grade_output_penalty(struct grade_state *st, size_t i,
                                 const struct runner_capture *cap)
@@ -585,14 +451,14 @@ static int grade_output_penalty(struct grade_state *st, size_t i,
 
 /* Scores test i from its run. */
 static int grade_score_run(struct grade_state *st, size_t i,
-                           const struct runner_result *res, const char *json,
+                           const struct runner_result *res, int cut, const char *json,
                            const char *log)
 {
     const struct rubric_test *t = &st->r->tests[i];
     char note[GRADE_NOTE_LEN], why[GRADE_NOTE_LEN], err[REPORT_ERR_LEN];
     enum report_status status;
 
-    grade_run_note(res, t->timeout_s, why, sizeof(why), &status);
+    grade_run_note(res, t->timeout_s, cut, why, sizeof(why), &status);
     if (why[0] != '\0') {
         grade_fmt(note, sizeof(note), "the test program %s (its output: %s)",
                   why, log);
@@ -612,10 +478,16 @@ static int grade_test(struct grade_state *st, size_t i)
     const struct rubric_test *t = &st->r->tests[i];
     char json[PATH_MAX], log[PATH_MAX], jarg[GRADE_ARG_LEN];
     char farg[GRADE_ARG_LEN], err[RUNNER_ERR_LEN];
-    const char *argv[] = { st->bin, farg, jarg, "-j1", "--ascii", NULL };
+    const char *argv[] = { st->judge, farg, jarg, "-j1", "--ascii", NULL };
     struct runner_capture cap;
     struct runner_result res;
+    int cut;
 
+    if (grade_left(st) < 1) {
+        char e[REPORT_ERR_LEN];
+        return report_set_result(st->ex, i, REPORT_TIMEOUT, 0, "not run: the grading budget "
+                                 "ran out", NULL, e);
+    }
     if (grade_fmt(json, sizeof(json), "%s/%s.%s.json", st->dir, t->suite,
                   t->test) < 0 ||
         grade_fmt(log, sizeof(log), "%s/%s.%s.log", st->dir, t->suite,
@@ -627,10 +499,10 @@ static int grade_test(struct grade_state *st, size_t i)
     if (unlink(json) < 0 && errno != ENOENT)
         return grade_test_internal(st, i, "cannot remove an old report",
                                    strerror(errno));
-    if (grade_run_isolated(st, argv, t->timeout_s, log, &cap, &res,
+    if (grade_run_isolated(st, argv, t->timeout_s, log, &cap, &res, &cut,
                            err) < 0)
         return grade_test_internal(st, i, "cannot run the test", err);
-    if (grade_score_run(st, i, &res, json, log) < 0)
+    if (grade_score_run(st, i, &res, cut, json, log) < 0)
         return -1;
     return grade_output_penalty(st, i, &cap);
 }
@@ -690,9 +562,19 @@ static int grade_one(struct grade_state *st, size_t i)
  * group only requires groups listed before it). */
 static int grade_tests(struct grade_state *st)
 {
+    char bindir[PATH_MAX], refdir[PATH_MAX], why[512];
+    struct build_spec spec;
     long g;
     size_t i;
+    int ref;
 
+    grade_build_spec(st, &spec, 0);
+    build_bindir(&spec, BUILD_TEST, bindir, sizeof(bindir));
+    ref = grade_build_reference(st->ctx, st->r, why, sizeof(why)) == 0;
+    grade_build_spec(st, &spec, 1);
+    build_bindir(&spec, BUILD_TEST, refdir, sizeof(refdir));
+    if (grade_env(st, bindir, ref ? refdir : NULL, NULL) < 0)
+        return grade_internal(st, "environment", "too long") < 0 ? -1 : 0;
     for (g = -1; g < (long)st->r->ngroups; g++)
         for (i = 0; i < st->r->ntests; i++)
             if (st->r->tests[i].group == g && grade_one(st, i) < 0)
@@ -701,82 +583,107 @@ static int grade_tests(struct grade_state *st)
 }
 
 /* ------------------------------------------------------------------ */
-/* Timing                                                              */
+/* The reference                                                       */
 /* ------------------------------------------------------------------ */
 
-int grade_build_reference(const struct grade_ctx *ctx, const struct rubric *r,
-                          char *bin, size_t binlen, char *why, size_t whylen)
+/* READY marker of a reference variant: the build is reused across the
+ * exercises of a batch. */
+static int grade_ref_variant(const struct grade_ctx *ctx, const struct rubric *r,
+                             enum build_variant v, char *why, size_t whylen)
 {
-    char dir[PATH_MAX], log[PATH_MAX], err[RUNNER_ERR_LEN];
-    struct runner_result res;
+    struct grade_state st;
+    struct build_spec spec;
+    struct build_out out = { 0 };
+    char ready[PATH_MAX], bindir[PATH_MAX];
     struct stat sb;
+    FILE *f;
 
-    if (grade_fmt(dir, sizeof(dir), "%s/%s", ctx->reference, r->exdir) < 0 ||
-        grade_fmt(log, sizeof(log), "%s/%s.ref-build.log", ctx->out,
-                  r->id) < 0 ||
-        grade_fmt(bin, binlen, "%s/o2/bin/%s", ctx->ref_build,
-                  r->timing->bench) < 0) {
+    memset(&st, 0, sizeof(st));
+    st.ctx = ctx;
+    st.r = r;
+    if (grade_fmt(st.refwork, sizeof(st.refwork), "%s/%s", ctx->ref_build, r->exdir) < 0 ||
+        grade_fmt(st.dir, sizeof(st.dir), "%s/logs", st.refwork) < 0) {
         grade_fmt(why, whylen, "path too long");
         return -1;
     }
-    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-        grade_fmt(why, whylen, "not measured: no reference to time against "
-                  "(%s does not exist; see --reference)", dir);
+    grade_build_spec(&st, &spec, 1);
+    build_bindir(&spec, v, bindir, sizeof(bindir));
+    if (grade_fmt(ready, sizeof(ready), "%s/READY", bindir) == 0 && stat(ready, &sb) == 0)
+        return 0;
+    {
+        char err[RUNNER_ERR_LEN];
+        if (runner_mkdir_p(st.dir, err) < 0) {
+            grade_fmt(why, whylen, "%s", err);
+            return -1;
+        }
+    }
+    if (ctx->ref_prebuilt ? 0 : (spec.src[0] == '\0' || stat(spec.src, &sb) < 0)) {
+        grade_fmt(why, whylen, "not measured: no reference to time against (%s does not "
+                  "exist; see --reference)", spec.src);
         return 1;
     }
-    if (grade_make(ctx, ctx->reference, ctx->ref_build, r->timing->bench,
-                   log, &res, err) < 0) {
-        grade_fmt(why, whylen, "cannot run make: %s", err);
+    if (build_prepare(&spec, &out) < 0 ||
+        (out.status == BUILD_OK && build_variant(&spec, v, &out) < 0)) {
+        build_out_clear(&out);
+        grade_fmt(why, whylen, "out of memory");
         return -1;
     }
-    if (res.outcome == RUNNER_EXITED && res.status == 0 &&
-        access(bin, X_OK) == 0)
-        return 0;
-    grade_fmt(why, whylen, "not measured: the reference's benchmark does not "
-              "build (see %s)", log);
-    return 1;
+    build_out_clear(&out);
+    if (out.status != BUILD_OK) {
+        grade_fmt(why, whylen, "not measured: the reference does not build (%s%s%s)", out.note,
+                  out.log[0] ? "; see " : "", out.log);
+        return 1;
+    }
+    if ((f = fopen(ready, "w")) != NULL)
+        fclose(f);
+    return 0;
 }
 
-/* Builds and checks the submission's benchmark. 0: ready; 1: not (why). */
-static int grade_sub_bench(struct grade_state *st, char *bin, size_t binlen,
-                           char *why, size_t whylen)
+int grade_build_reference(const struct grade_ctx *ctx, const struct rubric *r, char *why,
+                          size_t whylen)
 {
-    char log[PATH_MAX], o2[PATH_MAX], err[RUNNER_ERR_LEN], *reasons = NULL;
-    struct runner_result res;
+    int rc = grade_ref_variant(ctx, r, BUILD_TEST, why, whylen);
+
+    if (rc == 0 && ctx->timing && r->timing != NULL)
+        rc = grade_ref_variant(ctx, r, BUILD_BENCH, why, whylen);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Timing                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Builds the submission's bench variant. 0: ready; 1: not (why). */
+static int grade_sub_bench(struct grade_state *st, char *why, size_t whylen)
+{
+    struct build_spec spec;
+    struct build_out out = { 0 };
     int rc;
 
-    if (grade_fmt(log, sizeof(log), "%s/%s.bench-build.log", st->ctx->out,
-                  st->r->id) < 0 ||
-        grade_fmt(o2, sizeof(o2), "%s/o2", st->ctx->build) < 0 ||
-        grade_fmt(bin, binlen, "%s/bin/%s", o2, st->r->timing->bench) < 0 ||
-        grade_make(st->ctx, st->ctx->submission, st->ctx->build,
-                   st->r->timing->bench, log, &res, err) < 0) {
-        grade_fmt(why, whylen, "not measured: cannot build the benchmark");
+    grade_build_spec(st, &spec, 0);
+    if (build_variant(&spec, BUILD_BENCH, &out) < 0)
         return -1;
-    }
-    if (res.outcome != RUNNER_EXITED || res.status != 0 ||
-        access(bin, X_OK) != 0) {
-        grade_fmt(why, whylen, "not measured: the benchmark does not build "
-                  "with your code at -O2 (see %s)", log);
-        return 1;
-    }
-    rc = grade_symcheck(st, o2, "O2", &reasons, err);
-    if (rc < 0)
-        grade_fmt(why, whylen, "not measured: static check: %s", err);
-    else if (rc == 0)
-        grade_fmt(why, whylen, "not measured: at -O2 your code is rejected "
-                  "by the static check: %.300s", reasons);
-    free(reasons);
-    return rc == 1 ? 0 : rc == 0 ? 1 : -1;
+    rc = out.status == BUILD_OK ? 0 : 1;
+    if (out.status == BUILD_REJECTED)
+        grade_fmt(why, whylen, "not measured: at -O2 your code is rejected by the static "
+                  "check: %.300s", out.reasons);
+    else if (rc)
+        grade_fmt(why, whylen, "not measured: %s%s%s", out.note, out.log[0] ? " (see " : "",
+                  out.log[0] ? out.log : "");
+    if (rc && out.log[0])
+        strncat(why, ")", whylen - strlen(why) - 1);
+    build_out_clear(&out);
+    return rc;
 }
 
 /* Fills *t (and reason) with the measurement, or why there is none. */
 static int grade_measure(struct grade_state *st, struct report_timing *t,
                          char reason[TIMING_REASON_LEN])
 {
-    char sub[PATH_MAX], ref[PATH_MAX], err[TIMING_ERR_LEN];
-    struct timing_spec spec = { st->r, sub, ref, st->scratch, st->dir,
-                                grade_test_set_env, grade_test_unset_env };
+    char sub[PATH_MAX], ref[PATH_MAX], bench[PATH_MAX], err[TIMING_ERR_LEN];
+    struct build_spec spec;
+    struct timing_spec ts;
+    int rc;
 
     t->reason = reason;
     if (!st->ctx->timing) {
@@ -788,12 +695,28 @@ static int grade_measure(struct grade_state *st, struct report_timing *t,
                   "functional test must pass first");
         return 0;
     }
-    grade_progress(st, "timing against the reference");
-    if (grade_sub_bench(st, sub, sizeof(sub), reason, TIMING_REASON_LEN) != 0 ||
-        grade_build_reference(st->ctx, st->r, ref, sizeof(ref), reason,
-                              TIMING_REASON_LEN) != 0)
+    if (grade_left(st) < 5) {
+        grade_fmt(reason, TIMING_REASON_LEN, "not measured: the grading budget ran out");
         return 0;
-    if (timing_measure(&spec, t, reason, err) < 0) {
+    }
+    grade_progress(st, "timing against the reference");
+    if ((rc = grade_sub_bench(st, reason, TIMING_REASON_LEN)) != 0)
+        return rc < 0 ? -1 : 0;
+    if ((rc = grade_build_reference(st->ctx, st->r, reason, TIMING_REASON_LEN)) != 0)
+        return rc < 0 ? -1 : 0;
+    grade_build_spec(st, &spec, 0);
+    build_bindir(&spec, BUILD_BENCH, sub, sizeof(sub));
+    grade_build_spec(st, &spec, 1);
+    build_bindir(&spec, BUILD_BENCH, ref, sizeof(ref));
+    if (grade_fmt(bench, sizeof(bench), "%s/build/bin/%s", st->ctx->root,
+                  st->r->timing->bench) < 0 ||
+        grade_env(st, sub, ref, NULL) < 0) {
+        grade_fmt(reason, TIMING_REASON_LEN, "not measured: path too long");
+        return 0;
+    }
+    ts = (struct timing_spec){ st->r, bench, st->scratch, st->dir, st->env,
+                               grade_test_unset_env, st->deadline };
+    if (timing_measure(&ts, t, reason, err) < 0) {
         grade_fmt(reason, TIMING_REASON_LEN, "not measured: %s", err);
         t->reason = reason;
     }
@@ -839,19 +762,37 @@ static int grade_read_coverage(const char *path, struct report_coverage *c)
     return rc;
 }
 
-/* Removes the counters of earlier runs, so that this run alone counts. */
-static void grade_clear_counters(const struct grade_state *st,
-                                 const char *objdir)
+/*
+ * Moves the counters the subjects wrote under gcda (GCOV_PREFIX: the
+ * object's absolute path below it) to objdir, next to the .gcno files.
+ * Only the counters of this exercise's TODO files are taken.
+ */
+static void grade_collect_counters(const struct grade_state *st, const char *gcda,
+                                   const char *objdir)
 {
-    char path[PATH_MAX];
-    size_t i;
+    char from[PATH_MAX], to[PATH_MAX], stem[NAME_MAX];
 
-    for (i = 0; i < st->r->ntodo; i++) {
-        const char *dot = strrchr(st->r->todo[i], '.');
-        int stem = dot ? (int)(dot - st->r->todo[i]) : (int)strlen(st->r->todo[i]);
-        if (grade_fmt(path, sizeof(path), "%s/%s/%.*s.gcda", objdir,
-                      st->r->exdir, stem, st->r->todo[i]) == 0)
-            unlink(path);
+    for (size_t i = 0; i < st->r->ntodo; i++) {
+        const char *todo = st->r->todo[i], *dot = strrchr(todo, '.');
+        if (dot == NULL || strcmp(dot, ".c") != 0)
+            continue;
+        snprintf(stem, sizeof(stem), "%.*s", (int)(dot - todo), todo);
+        if (grade_fmt(from, sizeof(from), "%s%s/%s.gcda", gcda, objdir, stem) < 0 ||
+            grade_fmt(to, sizeof(to), "%s/%s.gcda", objdir, stem) < 0)
+            continue;
+        unlink(to);
+        if (rename(from, to) < 0) {
+            /* A subject may have left it unreadable or odd: copy it. */
+            FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+            char buf[65536];
+            size_t n;
+            while (in != NULL && out != NULL && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+                fwrite(buf, 1, n, out);
+            if (in)
+                fclose(in);
+            if (out)
+                fclose(out);
+        }
     }
 }
 
@@ -860,47 +801,60 @@ static void grade_measure_coverage(struct grade_state *st,
                                    struct report_coverage *c,
                                    char *why, size_t whylen)
 {
-    char log[PATH_MAX], target[64], bin[PATH_MAX], objdir[PATH_MAX];
-    char json[PATH_MAX], runlog[PATH_MAX], err[RUNNER_ERR_LEN];
-    char exobj[PATH_MAX];
-    const char *test_argv[] = { bin, "-j1", "--ascii", NULL };
-    /* Only this exercise's counters: the search path is its object folder
-     * (other exercises graded in the same run share objdir). */
+    char bin[PATH_MAX], objdir[PATH_MAX], gcda[PATH_MAX], env_cov[PATH_MAX + 32];
+    char json[PATH_MAX], runlog[PATH_MAX], err[RUNNER_ERR_LEN], gcovlog[PATH_MAX];
+    const char *test_argv[] = { st->judge, "-j1", "--ascii", NULL };
     const char *gcovr_argv[] = { "gcovr", "--root", st->ctx->submission,
-                                 "--object-directory", exobj,
-                                 "--json-summary", json, exobj, NULL };
-    struct runner_spec gspec = { gcovr_argv, NULL, runlog, 120, 120, 1,
+                                 "--object-directory", objdir,
+                                 "--json-summary", json, objdir, NULL };
+    struct runner_spec gspec = { gcovr_argv, NULL, gcovlog, 120, 120, 1,
                                  NULL, NULL, GRADE_BUILD_MEMORY_MB, NULL };
+    const char *extra[] = { env_cov, NULL };
     struct runner_capture cap;
     struct runner_result res;
+    struct build_spec spec;
+    struct build_out out = { 0 };
     long timeout = (long)st->r->ntests * st->r->timeout_s;
+    int cut;
 
-    if (grade_fmt(log, sizeof(log), "%s/%s.cov-build.log", st->ctx->out, st->r->id) < 0 ||
-        grade_fmt(target, sizeof(target), "cov-%s", st->r->id) < 0 ||
-        grade_fmt(bin, sizeof(bin), "%s/cov/bin/test-%s", st->ctx->build, st->r->id) < 0 ||
-        grade_fmt(objdir, sizeof(objdir), "%s/cov/obj/todo", st->ctx->build) < 0 ||
-        grade_fmt(exobj, sizeof(exobj), "%s/%s", objdir, st->r->exdir) < 0 ||
+    grade_build_spec(st, &spec, 0);
+    if (build_variant(&spec, BUILD_COV, &out) < 0 || out.status != BUILD_OK) {
+        grade_fmt(why, whylen, "the coverage build failed: %.400s",
+                  out.status == BUILD_REJECTED && out.reasons ? out.reasons : out.note);
+        build_out_clear(&out);
+        return;
+    }
+    build_out_clear(&out);
+    build_bindir(&spec, BUILD_COV, bin, sizeof(bin));
+    if (grade_fmt(objdir, sizeof(objdir), "%s/cov/obj", st->work) < 0 ||
+        grade_fmt(gcda, sizeof(gcda), "%s/gcda", st->dir) < 0 ||
+        grade_fmt(env_cov, sizeof(env_cov), "WB_COVERAGE_DIR=%s", gcda) < 0 ||
         grade_fmt(json, sizeof(json), "%s/%s.coverage.json", st->ctx->out, st->r->id) < 0 ||
-        grade_fmt(runlog, sizeof(runlog), "%s/%s.coverage.log", st->ctx->out, st->r->id) < 0) {
+        grade_fmt(runlog, sizeof(runlog), "%s/%s.coverage.log", st->ctx->out, st->r->id) < 0 ||
+        grade_fmt(gcovlog, sizeof(gcovlog), "%s/%s.gcovr.log", st->ctx->out, st->r->id) < 0) {
         grade_fmt(why, whylen, "path too long");
         return;
     }
-    if (grade_make(st->ctx, st->ctx->submission, st->ctx->build, target, log, &res, err) < 0 ||
-        res.outcome != RUNNER_EXITED || res.status != 0) {
-        grade_fmt(why, whylen, "the coverage build failed (see %s)", log);
+    /* The subjects write their counters there, as their own uid. */
+    if (runner_clear_dir(gcda, err) < 0 || chmod(gcda, 0777) < 0) {
+        grade_fmt(why, whylen, "cannot prepare %s", gcda);
         return;
     }
-    grade_clear_counters(st, objdir);
-    /* The tests' verdicts here are not used: only the counters they leave. */
+    if (grade_env(st, bin, NULL, extra) < 0) {
+        grade_fmt(why, whylen, "environment too long");
+        return;
+    }
+    /* The judge's verdicts here are not used: only the counters left. */
     if (grade_run_isolated(st, test_argv, timeout > 600 ? 600 : (int)timeout,
-                           runlog, &cap, &res, err) < 0) {
+                           runlog, &cap, &res, &cut, err) < 0) {
         grade_fmt(why, whylen, "cannot run the tests: %s", err);
         return;
     }
+    grade_collect_counters(st, gcda, objdir);
     unlink(json);
     if (runner_run(&gspec, &res, err) < 0 || res.outcome != RUNNER_EXITED ||
         res.status != 0 || grade_read_coverage(json, c) < 0)
-        grade_fmt(why, whylen, "gcovr gave no summary (see %s)", runlog);
+        grade_fmt(why, whylen, "gcovr gave no summary (see %s)", gcovlog);
 }
 
 /* Step 7: information for the student and the instructor, no points. */
@@ -915,6 +869,8 @@ static int grade_coverage(struct grade_state *st)
     c.asked = 1;
     if (st->ex->status != REPORT_EX_GRADED) {
         grade_fmt(why, sizeof(why), "the exercise was not graded");
+    } else if (grade_left(st) < 5) {
+        grade_fmt(why, sizeof(why), "not measured: the grading budget ran out");
     } else {
         grade_progress(st, "coverage of your code by the tests");
         grade_measure_coverage(st, &c, why, sizeof(why));
@@ -930,29 +886,44 @@ static int grade_coverage(struct grade_state *st)
 
 static int grade_prepare(struct grade_state *st)
 {
-    char err[RUNNER_ERR_LEN];
+    char err[RUNNER_ERR_LEN], cflags[PATH_MAX], exheaders[PATH_MAX], apierr[APISET_ERR_LEN];
+    int budget = st->ctx->exercise_budget_s > 0 ? st->ctx->exercise_budget_s : st->r->budget_s;
 
-    if (grade_fmt(st->dir, sizeof(st->dir), "%s/%s", st->ctx->out,
+    st->deadline = build_now() + budget;
+    if (st->ctx->deadline > 0 && st->ctx->deadline < st->deadline)
+        st->deadline = st->ctx->deadline;
+    if (grade_fmt(st->dir, sizeof(st->dir), "%s/%s", st->ctx->out, st->r->id) < 0 ||
+        grade_fmt(st->scratch, sizeof(st->scratch), "%s/scratch-%s", st->ctx->out,
                   st->r->id) < 0 ||
-        grade_fmt(st->scratch, sizeof(st->scratch), "%s/scratch-%s",
-                  st->ctx->out, st->r->id) < 0)
-        return grade_internal(st, "cannot prepare", "path too long") < 0
-                   ? -1 : 0;
-    if (runner_clear_dir(st->dir, err) < 0)
+        grade_fmt(st->judge, sizeof(st->judge), "%s/build/bin/test-%s", st->ctx->root,
+                  st->r->id) < 0 ||
+        grade_fmt(st->work, sizeof(st->work), "%s/%s", st->ctx->work, st->r->exdir) < 0 ||
+        grade_fmt(st->refwork, sizeof(st->refwork), "%s/%s", st->ctx->ref_build,
+                  st->r->exdir) < 0 ||
+        grade_fmt(cflags, sizeof(cflags), "%s/build/kit/%s.cflags", st->ctx->root,
+                  st->r->exdir) < 0 ||
+        grade_fmt(exheaders, sizeof(exheaders), "%s/skeletons/%s", st->ctx->root,
+                  st->r->exdir) < 0)
+        return grade_internal(st, "cannot prepare", "path too long") < 0 ? -1 : 0;
+    if (runner_clear_dir(st->dir, err) < 0 || runner_mkdir_p(st->work, err) < 0)
         return grade_internal(st, "cannot prepare", err) < 0 ? -1 : 0;
+    if (access(st->judge, X_OK) != 0)
+        return grade_internal(st, "no test program", st->judge) < 0 ? -1 : 0;
+    if (st->r->symbols != NULL && st->ctx->static_check &&
+        apiset_load(&st->api, exheaders, cflags, st->dir, apierr) < 0)
+        return grade_internal(st, "the public API", apierr) < 0 ? -1 : 0;
     return 1;
 }
 
-/* Steps 1-5 of grade.h; returns 1 when the tests ran. */
+/* Steps 2-5; returns 1 when the tests ran. */
 static int grade_steps(struct grade_state *st)
 {
     int rc;
 
-    if ((rc = grade_prepare(st)) <= 0 || (rc = grade_check_todo(st)) <= 0)
+    if ((rc = grade_prepare(st)) <= 0)
         return rc;
     grade_progress(st, "building");
-    if ((rc = grade_build(st)) <= 0 || (rc = grade_static(st)) <= 0 ||
-        (rc = grade_list(st)) <= 0)
+    if ((rc = grade_build(st)) <= 0 || (rc = grade_list(st)) <= 0)
         return rc;
     return grade_tests(st) < 0 ? -1 : 1;
 }
@@ -960,28 +931,31 @@ static int grade_steps(struct grade_state *st)
 int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
                    struct report_exercise *ex)
 {
-    struct grade_state st;
+    struct grade_state *st = calloc(1, sizeof(*st));
     char err[REPORT_ERR_LEN];
     int rc = -1;
 
-    memset(&st, 0, sizeof(st));
-    st.ctx = ctx;
-    st.r = r;
-    st.ex = ex;
-    if (report_exercise_init(ex, r, err) < 0)
+    if (st == NULL)
         return -1;
-    st.listed = calloc(r->ntests, 1);
-    st.capbuf = malloc(GRADE_OUTPUT_CAP);
-    if (st.listed == NULL || st.capbuf == NULL)
+    st->ctx = ctx;
+    st->r = r;
+    st->ex = ex;
+    if (report_exercise_init(ex, r, err) < 0)
         goto out;
-    rc = grade_steps(&st);
+    st->listed = calloc(r->ntests, 1);
+    st->capbuf = malloc(GRADE_OUTPUT_CAP);
+    if (st->listed == NULL || st->capbuf == NULL)
+        goto out;
+    rc = grade_steps(st);
     if (rc == 1)
-        rc = grade_timing(&st);
-    if (rc >= 0 && grade_coverage(&st) < 0)
+        rc = grade_timing(st);
+    if (rc >= 0 && grade_coverage(st) < 0)
         rc = -1;
 
 out:
-    free(st.listed);
-    free(st.capbuf);
+    apiset_free(&st->api);
+    free(st->listed);
+    free(st->capbuf);
+    free(st);
     return rc;
 }

@@ -1,22 +1,33 @@
 /*
- * grade.h - grading one exercise of one submission:
+ * grade.h - grading one exercise of one submission.  The judge and the
+ * judged never share a process: the grader builds the submission's TODO
+ * files into subject programs (build.h), and runs the exercise's judge
+ * (ROOT/build/bin/test-<id>, Criterion, no student code in it), which
+ * starts those subjects in a sandbox (harness/common/subject.h).
  *
- *   1. the TODO files must be regular files of the submission;
- *   2. build the test binary (make tests-<id>); a failure is UNGRADABLE;
- *   3. the static check of the compiled TODO files (symcheck.h); a
- *      finding is REJECTED, and nothing of the submission runs;
- *   4. `<bin> --list`: the binary's tests must be the rubric's, both ways
+ *   1. the trusted workbook is checked against its manifest (the caller);
+ *   2. build_prepare(): the TODO files alone are copied, checked,
+ *      preprocessed and checked again; a missing file or a compile error is
+ *      UNGRADABLE, a finding REJECTED, and nothing of the submission runs;
+ *   3. build_variant(test): compiled, checked (symcheck.h) and linked with
+ *      the kit into the subjects;
+ *   4. `<judge> --list`: the judge's tests must be the rubric's, both ways
  *      (a difference is a maintainers' error, exit status 2);
- *   5. each test alone, `<bin> --filter=<suite>/<test> --json=... -j1`, in
- *      its own process group, under rlimits (CPU, address space, files,
- *      file size, processes), a wall-clock timeout and an output cap,
- *      with WB_REQUIRE_SANDBOX=1 (the harness's seccomp filter), in an
- *      emptied scratch directory. Tests run group by group; a test whose
- *      required groups did not all pass is not run and scores 0;
- *   6. the timing criterion when every test passed (timing.h);
- *   7. unless told not to, the line coverage of the TODO files by the
- *      tests: a --coverage build of the test binary (make cov-<id>) run
- *      once under the same isolation, then gcovr (no points).
+ *   5. each test alone, `<judge> --filter=<suite>/<test> --json=... -j1`,
+ *      in its own process group, under rlimits, a wall-clock timeout and an
+ *      output cap, in an emptied scratch folder; the judge finds the
+ *      subjects through WB_SUBJECT_DIR and runs them as WB_SUBJECT_UID.
+ *      Tests run group by group; a test whose required groups did not all
+ *      pass is not run and scores 0;
+ *   6. the timing criterion when every test passed (timing.h): the bench
+ *      variant of the submission against the reference's, measured by the
+ *      exercise's timing judge;
+ *   7. unless told not to, the line coverage of the TODO files: the cov
+ *      variant's subjects under the same judge and sandbox, their counters
+ *      written in a folder of the grader's, then gcovr (no points).
+ * Every step runs within the exercise's budget (rubric "budget_s", or
+ * --exercise-budget) and the submission's (--budget): past it, what is left
+ * scores 0 with a note that says so.
  *
  * A crash, a hang, a flood of output or a missing report costs the test
  * it happens in, never the grading of the others.
@@ -30,23 +41,29 @@
 #include "rubric.h"
 
 #define GRADE_ERR_LEN 256
-#define GRADE_BUILD_TIMEOUT_S 300                 /* wall and CPU */
-#define GRADE_BUILD_MEMORY_MB 4096                /* RLIMIT_AS of make */
+#define GRADE_BUILD_TIMEOUT_S 120                 /* one compiler run */
+#define GRADE_BUILD_MEMORY_MB 4096                /* RLIMIT_AS of it */
 #define GRADE_OUTPUT_CAP 65536                    /* bytes kept per run */
 #define GRADE_OUTPUT_KILL (16UL * 1024 * 1024)    /* stop a run past this */
+#define GRADE_DEFAULT_BUDGET_S 900                /* one exercise */
 
 /* What grade_exercise needs to know about the run (all paths absolute). */
 struct grade_ctx {
-    const char *root;        /* trusted workbook (Makefile, harness) */
+    const char *root;        /* trusted workbook: judges, kit, headers */
     const char *submission;  /* folder laid out like skeletons/ */
     const char *out;         /* logs and reports */
-    const char *build;       /* SUBBUILD of the submission */
-    const char *reference;   /* reference folder (sources or .o files) */
-    const char *ref_build;   /* SUBBUILD of the reference */
+    const char *work;        /* private build folder of the submission */
+    const char *reference;   /* reference: sources, or prebuilt objects */
+    int ref_prebuilt;        /* reference holds <variant>/<exdir>/x.o */
+    const char *ref_build;   /* private build folder of the reference */
     int static_check;        /* 0: --no-static-check (maintainers) */
     int timing;              /* 0: --no-timing */
     int coverage;            /* 0: --no-coverage */
     int progress;            /* print progress lines on stderr */
+    double deadline;         /* the submission's budget ends (build_now()
+                                clock); 0: none */
+    int exercise_budget_s;   /* overrides the rubrics' budget_s; 0: not */
+    unsigned subject_uid;    /* WB_SUBJECT_UID of the subjects (as root) */
 };
 
 /*
@@ -58,11 +75,12 @@ int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
                    struct report_exercise *ex);
 
 /*
- * Builds the reference's benchmark of r (make <bench> with the reference
- * into ctx->ref_build) and writes its path into bin. Returns 0 when it is
- * ready, 1 when it is not (why says so), -1 on an internal error (why).
+ * Builds the reference's subjects of r in the variants the grading needs
+ * (test, and bench when ctx->timing), into ctx->ref_build, unless a build
+ * of them is there already.  Returns 0 when they are ready, 1 when not (why
+ * says so), -1 on an internal error (why).
  */
-int grade_build_reference(const struct grade_ctx *ctx, const struct rubric *r,
-                          char *bin, size_t binlen, char *why, size_t whylen);
+int grade_build_reference(const struct grade_ctx *ctx, const struct rubric *r, char *why,
+                          size_t whylen);
 
 #endif

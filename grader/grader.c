@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "batch.h"
+#include "build.h"
 #include "grade.h"
 #include "manifest.h"
 #include "report.h"
@@ -46,6 +48,10 @@ struct grader_opts {
     int jobs;
     int quiet, ci, no_timing, no_static, no_coverage;
     int write_manifest, check_manifest;
+    int trusted_built;      /* --trusted-built: ROOT/build is ready */
+    int keep_workbooks;     /* --keep-workbooks (batch) */
+    int budget, exercise_budget; /* --budget, --exercise-budget (s) */
+    int has_uid, subject_uid;
 };
 
 struct grader {
@@ -54,13 +60,16 @@ struct grader {
     char submission[PATH_MAX]; /* absolute */
     char subroot[PATH_MAX];    /* absolute */
     char out[PATH_MAX];        /* absolute */
-    char build[PATH_MAX];      /* OUT/build */
+    char build[PATH_MAX];      /* OUT/work: the private build */
     char reference[PATH_MAX];  /* absolute; empty when missing */
     char ref_build[PATH_MAX];  /* absolute */
     struct rubric **rubrics;   /* selected exercises, sorted */
     struct report_exercise *exercises; /* same order as rubrics */
     size_t count;
     char *warning;             /* integrity warning, NULL when none */
+    char *root_state;          /* the root against its own manifest at the
+                                  start ("" when it matches) */
+    int ref_prebuilt;
 };
 
 /* A flag option and the field it sets. */
@@ -77,13 +86,15 @@ static const struct grader_flag grader_flags[] = {
     { "--no-static-check", offsetof(struct grader_opts, no_static) },
     { "--write-manifest", offsetof(struct grader_opts, write_manifest) },
     { "--check-manifest", offsetof(struct grader_opts, check_manifest) },
+    { "--trusted-built", offsetof(struct grader_opts, trusted_built) },
+    { "--keep-workbooks", offsetof(struct grader_opts, keep_workbooks) },
     { NULL, 0 }
 };
 
 static const char *const grader_value_opts[] = {
     "--root", "--submission", "--exercise", "--out", "--expect-score",
     "--min-score", "--reference", "--submission-root", "--batch", "--jobs",
-    "--ref-build", NULL
+    "--ref-build", "--budget", "--exercise-budget", "--subject-uid", NULL
 };
 
 /* Formats an error message into err (truncated to GRADER_ERR_LEN bytes). */
@@ -134,8 +145,15 @@ static void grader_usage(FILE *out)
 "  --ci                  CI mode: a protected file that differs from the\n"
 "                        manifest is an error (exit status 1)\n"
 "  --batch DIR           grade every subdirectory of DIR (one submission\n"
-"                        each) into OUT/NAME/ and OUT/grades.csv\n"
+"                        each) into OUT/NAME/ and OUT/grades.csv, each with\n"
+"                        its own copy of the workbook\n"
 "  --jobs N              with --batch: submissions graded at once (1)\n"
+"  --budget S            wall-clock budget of one submission's grading, in\n"
+"                        seconds (default: none; each exercise has its own)\n"
+"  --exercise-budget S   budget of each exercise (default: its rubric's\n"
+"                        budget_s, 900)\n"
+"  --subject-uid N       as root, the uid and gid the students' code runs as\n"
+"                        (default 64000; --batch: N + job slot)\n"
 "  --quiet               print only the score line\n"
 "  --write-manifest      write ROOT/grader/manifest.sha256 and exit\n"
 "  --check-manifest      exit 1 when the manifest is stale\n"
@@ -143,7 +161,9 @@ static void grader_usage(FILE *out)
 "  --no-static-check     run the code even if the static check would\n"
 "                        reject it (to test the dynamic defences)\n"
 "  --ref-build DIR       build directory of the reference (default\n"
-"                        OUT/ref-build; --batch shares one)\n");
+"                        OUT/ref-build; --batch shares one)\n"
+"  --trusted-built       ROOT/build is ready: do not run make there\n"
+"  --keep-workbooks      with --batch: keep each submission's copy\n");
 }
 
 static int grader_parse_int(const char *name, const char *value, int *out,
@@ -207,6 +227,19 @@ static int grader_set_opt(struct grader_opts *o, const char *name,
         if (o->jobs >= 1 && o->jobs <= BATCH_MAX_JOBS)
             return 0;
         grader_seterr(err, "--jobs takes 1 to %d", BATCH_MAX_JOBS);
+        return -1;
+    }
+    if (strcmp(name, "--budget") == 0)
+        return grader_parse_int(name, value, &o->budget, err);
+    if (strcmp(name, "--exercise-budget") == 0)
+        return grader_parse_int(name, value, &o->exercise_budget, err);
+    if (strcmp(name, "--subject-uid") == 0) {
+        o->has_uid = 1;
+        if (grader_parse_int(name, value, &o->subject_uid, err) < 0)
+            return -1;
+        if (o->subject_uid >= 1000)
+            return 0;
+        grader_seterr(err, "--subject-uid takes 1000 or more (not a system account)");
         return -1;
     }
     if (strcmp(name, "--expect-score") == 0) {
@@ -305,6 +338,11 @@ static void grader_resolve_reference(struct grader *g)
         path[0] = '\0';
     if (path[0] == '\0' || realpath(path, g->reference) == NULL)
         snprintf(g->reference, sizeof(g->reference), "%s", path);
+    /* A handout's reference: prebuilt objects in <variant>/<exdir>/. */
+    if (grader_fmt(path, sizeof(path), "%s/test", g->reference) == 0) {
+        struct stat sb;
+        g->ref_prebuilt = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    }
 }
 
 static int grader_setup_out(struct grader *g, char err[GRADER_ERR_LEN])
@@ -312,7 +350,7 @@ static int grader_setup_out(struct grader *g, char err[GRADER_ERR_LEN])
     if (runner_mkdir_p(g->opts.out, err) < 0 ||
         grader_resolve("output directory", g->opts.out, g->out, err) < 0)
         return -1;
-    if (grader_fmt(g->build, sizeof(g->build), "%s/build", g->out) < 0 ||
+    if (grader_fmt(g->build, sizeof(g->build), "%s/work", g->out) < 0 ||
         (g->opts.ref_build == NULL &&
          grader_fmt(g->ref_build, sizeof(g->ref_build), "%s/ref-build",
                     g->out) < 0)) {
@@ -484,17 +522,98 @@ static int grader_integrity(struct grader *g, char err[GRADER_ERR_LEN])
 /* Grading                                                             */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The trusted build (judges, kit): make in ROOT, under the runner's limits.
+ * Its output goes to OUT/trusted-build.log.
+ */
+static int grader_make_trusted(struct grader *g, char err[GRADER_ERR_LEN])
+{
+    char log[PATH_MAX], rerr[RUNNER_ERR_LEN];
+    const char *argv[] = { "make", "-s", "--no-print-directory", "-C", g->root, "trusted",
+                           NULL };
+    static const char *const unset[] = { "MAKEFLAGS", "MFLAGS", "MAKELEVEL", NULL };
+    struct runner_spec spec = { argv, NULL, log, 1200, 1200, 0, unset, NULL, 0, NULL };
+    struct runner_result res;
+
+    if (g->opts.trusted_built)
+        return 0;
+    if (grader_fmt(log, sizeof(log), "%s/trusted-build.log", g->out) < 0) {
+        grader_seterr(err, "path too long");
+        return -1;
+    }
+    if (!g->opts.quiet && isatty(STDERR_FILENO))
+        fprintf(stderr, "grader: building the tests (make trusted)\n");
+    if (runner_run(&spec, &res, rerr) < 0) {
+        grader_seterr(err, "cannot run make: %s", rerr);
+        return -1;
+    }
+    if (res.outcome != RUNNER_EXITED || res.status != 0) {
+        grader_seterr(err, "the workbook's tests do not build (make trusted; see %s)", log);
+        return -1;
+    }
+    return 0;
+}
+
+/* The root against its own manifest: a difference that appears during the
+ * grading means something changed the trusted files, and no later
+ * exercise is graded with them. */
+static int grader_root_changed(struct grader *g, char **what, char err[GRADER_ERR_LEN])
+{
+    char *text = NULL;
+
+    *what = NULL;
+    if (manifest_verify(g->root, g->root, &text, err) < 0)
+        return -1;
+    if (text == NULL && (text = strdup("")) == NULL) {
+        grader_seterr(err, "out of memory");
+        return -1;
+    }
+    if (g->root_state == NULL) {
+        g->root_state = text;
+        return 0;
+    }
+    if (strcmp(text, g->root_state) == 0) {
+        free(text);
+        return 0;
+    }
+    *what = text;
+    return 1;
+}
+
 static int grader_grade_all(struct grader *g)
 {
     struct grade_ctx ctx = { g->root, g->submission, g->out, g->build,
-                             g->reference, g->ref_build, !g->opts.no_static,
-                             !g->opts.no_timing, !g->opts.no_coverage,
-                             !g->opts.quiet && isatty(STDERR_FILENO) };
+                             g->reference, g->ref_prebuilt, g->ref_build,
+                             !g->opts.no_static, !g->opts.no_timing, !g->opts.no_coverage,
+                             !g->opts.quiet && isatty(STDERR_FILENO),
+                             g->opts.budget > 0 ? build_now() + g->opts.budget : 0,
+                             g->opts.exercise_budget,
+                             g->opts.has_uid ? (unsigned)g->opts.subject_uid : 64000u };
+    char err[GRADER_ERR_LEN], rerr[REPORT_ERR_LEN], *what = NULL;
     size_t i;
+    int changed;
 
-    for (i = 0; i < g->count; i++)
+    for (i = 0; i < g->count; i++) {
+        changed = grader_root_changed(g, &what, err);
+        if (changed < 0) {
+            fprintf(stderr, "grader: %s\n", err);
+            return -1;
+        }
+        if (changed) {
+            char note[1024];
+            grader_fmt(note, sizeof(note), "internal error: the trusted workbook %s changed "
+                     "during the grading; nothing more is graded with it:\n%s", g->root,
+                     what);
+            free(what);
+            if (report_exercise_init(&g->exercises[i], g->rubrics[i], rerr) < 0 ||
+                report_fail_all(&g->exercises[i], REPORT_EX_ERROR, REPORT_UNGRADABLE, note,
+                                NULL, 0, rerr) < 0)
+                return -1;
+            continue;
+        }
         if (grade_exercise(&ctx, g->rubrics[i], &g->exercises[i]) < 0)
             return -1;
+    }
     return 0;
 }
 
@@ -584,6 +703,18 @@ static void grader_child_args(const struct grader_opts *o, const char **args)
         args[k++] = "--no-coverage";
     if (o->no_static)
         args[k++] = "--no-static-check";
+    if (o->budget > 0) {
+        static char b[16];
+        snprintf(b, sizeof(b), "%d", o->budget);
+        args[k++] = "--budget";
+        args[k++] = b;
+    }
+    if (o->exercise_budget > 0) {
+        static char b[16];
+        snprintf(b, sizeof(b), "%d", o->exercise_budget);
+        args[k++] = "--exercise-budget";
+        args[k++] = b;
+    }
     args[k] = NULL;
 }
 
@@ -606,11 +737,17 @@ static int grader_batch(struct grader *g, char err[GRADER_ERR_LEN])
         return -1;
     grader_resolve_reference(g);
     grader_child_args(&g->opts, args);
-    bo = (struct batch_opts){ self, g->root, dir, g->out,
-                              g->reference[0] ? g->reference : NULL,
-                              g->rubrics, g->count, args,
-                              g->opts.jobs > 0 ? g->opts.jobs : 1,
-                              !g->opts.no_timing, g->opts.quiet };
+    if (grader_make_trusted(g, err) < 0)
+        return -1;
+    bo = (struct batch_opts){ .self = self, .root = g->root, .dir = dir, .out = g->out,
+                              .reference = g->reference[0] ? g->reference : NULL,
+                              .ref_prebuilt = g->ref_prebuilt,
+                              .subject_uid = g->opts.has_uid ? (unsigned)g->opts.subject_uid
+                                                             : 64000u,
+                              .keep_workbooks = g->opts.keep_workbooks,
+                              .rubrics = g->rubrics, .count = g->count, .child_args = args,
+                              .jobs = g->opts.jobs > 0 ? g->opts.jobs : 1,
+                              .timing = !g->opts.no_timing, .quiet = g->opts.quiet };
     rc = batch_run(&bo, err);
     if (rc == 1)
         fprintf(stderr, "grader: some submissions could not be graded (see "
@@ -635,13 +772,15 @@ static void grader_free(struct grader *g)
     free(g->rubrics);
     free(g->opts.only);
     free(g->warning);
+    free(g->root_state);
 }
 
 /* Grades one submission; returns the exit status, or -1 (err set). */
 static int grader_single(struct grader *g, double start,
                          char err[GRADER_ERR_LEN])
 {
-    if (grader_setup_dirs(g, err) < 0 || grader_integrity(g, err) < 0)
+    if (grader_setup_dirs(g, err) < 0 || grader_make_trusted(g, err) < 0 ||
+        grader_integrity(g, err) < 0)
         return -1;
     if (!g->opts.quiet)
         report_print_warning(stdout, g->warning, !g->opts.ci &&

@@ -661,6 +661,7 @@ void report_exercise_clear(struct report_exercise *ex)
     free(ex->log_path);
     free(ex->log_tail);
     free(ex->errors);
+    free(ex->info);
     memset(ex, 0, sizeof(*ex));
 }
 
@@ -693,6 +694,23 @@ int report_fail_all(struct report_exercise *ex, enum report_ex_status ex_status,
 oom:
     report_seterr(err, "out of memory");
     return -1;
+}
+
+int report_add_info(struct report_exercise *ex, const char *msg,
+                    char err[REPORT_ERR_LEN])
+{
+    size_t old = ex->info ? strlen(ex->info) : 0, add = strlen(msg);
+    char *grown = realloc(ex->info, old + add + 2);
+
+    if (grown == NULL) {
+        report_seterr(err, "out of memory");
+        return -1;
+    }
+    if (old > 0)
+        grown[old++] = '\n';
+    memcpy(grown + old, msg, add + 1);
+    ex->info = grown;
+    return 0;
 }
 
 int report_add_error(struct report_exercise *ex, const char *msg,
@@ -844,6 +862,8 @@ static void report_print_notes(FILE *out, const struct report_exercise *ex,
         report_print_lines(out, "  ", ex->errors, 0);
         fprintf(out, "%s", st->reset);
     }
+    if (ex->info != NULL)
+        report_print_lines(out, "  ", ex->info, 0);
     if (ex->note == NULL)
         return;
     fprintf(out, "%s", st->red);

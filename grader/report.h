@@ -82,6 +82,8 @@ struct report_exercise {
     char *log_path;  /* log the note refers to; NULL when none */
     char *log_tail;  /* last lines of that log; NULL when none */
     char *errors;    /* grading errors, '\n'-separated; NULL when none */
+    char *info;      /* information lines for the student (files the
+                        grader ignored, ...); NULL when none */
     int score;       /* tests + timing */
 };
 
@@ -162,6 +164,10 @@ int report_set_result(struct report_exercise *ex, size_t idx,
 int report_set_timing(struct report_exercise *ex,
                       const struct report_timing *t,
                       char err[REPORT_ERR_LEN]);
+
+/* Appends a line of information (no effect on the score). */
+int report_add_info(struct report_exercise *ex, const char *msg,
+                    char err[REPORT_ERR_LEN]);
 
 /* Records a grading error (rubric bug); ex->status becomes ERROR. */
 int report_add_error(struct report_exercise *ex, const char *msg,

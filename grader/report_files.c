@@ -145,6 +145,8 @@ static char *report_exercise_output(const struct report_exercise *ex)
         return NULL;
     if (ex->errors != NULL)
         fprintf(out, "%s\n", ex->errors);
+    if (ex->info != NULL)
+        fprintf(out, "%s\n", ex->info);
     if (ex->note != NULL)
         fprintf(out, "%s\n", ex->note);
     if (ex->log_tail != NULL)

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 static const char *const rubric_top_keys[] = {
-    "exercise", "title", "timeout_s", "memory_mb", "jobs", "todo", "symbols",
+    "exercise", "title", "timeout_s", "memory_mb", "jobs", "budget_s", "todo", "symbols",
     "groups", "tests", "timing", NULL
 };
 
@@ -632,6 +632,8 @@ static int rubric_parse_top(struct rubric_ctx *ctx, json_t *root,
                        &r->memory_mb) < 0 ||
         rubric_get_int(ctx, root, "jobs", 1, RUBRIC_MAX_JOBS,
                        RUBRIC_DEFAULT_JOBS, &r->jobs) < 0 ||
+        rubric_get_int(ctx, root, "budget_s", 10, RUBRIC_MAX_BUDGET_S,
+                       RUBRIC_DEFAULT_BUDGET_S, &r->budget_s) < 0 ||
         rubric_get_string(ctx, root, "exercise", 1, &r->exdir) < 0 ||
         rubric_get_strings(ctx, root, "todo", 0, rubric_check_relpath,
                            "a relative path inside skeletons/<exercise>/",
@@ -795,6 +797,16 @@ int rubric_symbol_allowed(const struct rubric_symbols *s, const char *name)
 {
     return rubric_match_any(s->allow, s->nallow, name) &&
            !rubric_match_any(s->deny, s->ndeny, name);
+}
+
+int rubric_symbol_listed(const struct rubric_symbols *s, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < s->nallow; i++)
+        if (strcmp(s->allow[i], name) == 0)
+            return !rubric_match_any(s->deny, s->ndeny, name);
+    return 0;
 }
 
 int rubric_symbol_exported(const struct rubric_symbols *s, const char *name)

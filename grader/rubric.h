@@ -19,6 +19,11 @@
  *     "jobs": 1,                       optional, 1..RUBRIC_MAX_JOBS; kept
  *                                      for old rubrics, no effect: every
  *                                      test runs alone
+ *     "budget_s": 900,                 optional, 10..36000: wall-clock
+ *                                      budget of the exercise's whole
+ *                                      grading (build, tests, timing,
+ *                                      coverage); what is left when it
+ *                                      runs out scores 0
  *     "todo": ["ex01.c"],              optional: the files students edit,
  *                                      relative to skeletons/<exdir>/;
  *                                      needed by the manifest and checked
@@ -41,9 +46,12 @@
  *     ],
  *     "timing": {                      optional
  *       "title": "Speed of your fetch code against the reference",
- *       "bench": "bench-ex01",         make target and binary name
- *       "rounds": 5,                   optional, 1..RUBRIC_MAX_ROUNDS (5)
- *       "repeat": 3,                   optional, --repeat of each run (3)
+ *       "bench": "bench-ex01",         the timing judge, ROOT/build/bin/
+ *       "rounds": 15,                  optional, 1..RUBRIC_MAX_ROUNDS:
+ *                                      its --rounds (paired runs) (15)
+ *       "repeat": 3,                   optional: how many times at most
+ *                                      the grader runs it, when a ratio
+ *                                      lands near a band's edge (3)
  *       "points": 4,
  *       "bands": [ {"max_ratio": 1.5, "points": 4},
  *                  {"max_ratio": 2.5, "points": 2} ]
@@ -68,9 +76,11 @@
 #define RUBRIC_MIN_MEMORY_MB 64
 #define RUBRIC_MAX_MEMORY_MB 65536
 #define RUBRIC_DEFAULT_JOBS 1
+#define RUBRIC_DEFAULT_BUDGET_S 900
+#define RUBRIC_MAX_BUDGET_S 36000
 #define RUBRIC_MAX_JOBS 64
 #define RUBRIC_MAX_POINTS 1000
-#define RUBRIC_DEFAULT_ROUNDS 5
+#define RUBRIC_DEFAULT_ROUNDS 15
 #define RUBRIC_MAX_ROUNDS 51
 #define RUBRIC_DEFAULT_REPEAT 3
 #define RUBRIC_MAX_REPEAT 64
@@ -100,8 +110,9 @@ struct rubric_band {
 struct rubric_timing {
     char *title;
     char *bench;       /* "bench-ex01": make target and binary name */
-    int rounds;        /* runs of each side, alternately */
-    int repeat;        /* --repeat given to each run */
+    int rounds;        /* --rounds of the timing judge: paired runs */
+    int repeat;        /* runs of the timing judge at most (near a band
+                          edge, it measures again) */
     int points;        /* == bands[0].points */
     struct rubric_band *bands;
     size_t nbands;     /* >= 1 */
@@ -125,6 +136,7 @@ struct rubric {
     int timeout_s;  /* default per-test limit */
     int memory_mb;  /* RLIMIT_AS of every run */
     int jobs;       /* unused (compatibility) */
+    int budget_s;   /* wall-clock budget of the whole exercise's grading */
     char **todo;    /* NULL when the rubric has no "todo" */
     size_t ntodo;
     struct rubric_symbols *symbols; /* NULL: no static check */
@@ -182,6 +194,10 @@ int rubric_pattern_match(const char *pattern, const char *name);
  * name: it matches an "allow" pattern and no "deny" pattern.
  */
 int rubric_symbol_allowed(const struct rubric_symbols *s, const char *name);
+
+/* Returns 1 when "allow" names name in full (no wildcard) and no "deny"
+ * pattern matches it. */
+int rubric_symbol_listed(const struct rubric_symbols *s, const char *name);
 
 /* Returns 1 when the TODO files may define the global symbol name. */
 int rubric_symbol_exported(const struct rubric_symbols *s, const char *name);

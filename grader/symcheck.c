@@ -4,7 +4,6 @@
  */
 #include "symcheck.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -39,11 +38,18 @@ static const char *const symcheck_bad_sections[] = {
     ".init", ".fini", NULL
 };
 
+/* Runtime symbols a variant's compiler flags add, by prefix. */
+static const char *const symcheck_cov_prefixes[] = { "__gcov_", NULL };
+static const char *const symcheck_asan_prefixes[] = {
+    "__asan_", "__ubsan_", "__sanitizer_", "__lsan_", NULL
+};
+
 /* State of one check: the rubric, the current object and the findings. */
 struct symcheck {
     const struct rubric *r;
+    const struct apiset *api;
+    const char *variant;  /* "test", "bench", "cov", "asan" */
     const char *source;   /* "ex01.c": the TODO file of the current object */
-    FILE *out;            /* memstream collecting reasons */
     struct symcheck_result *res;
     char func[SYMCHECK_LINE_MAX]; /* function being disassembled */
     int func_reported;    /* a system call in func was already reported */
@@ -58,15 +64,38 @@ static void symcheck_seterr(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Records one finding about the current object. */
+/* Records one finding about the current object (once per text: the
+ * variants of one file find the same things). */
 static void symcheck_reject(struct symcheck *c, const char *fmt, ...)
 {
+    char line[SYMCHECK_LINE_MAX * 2];
+    size_t n, old;
+    char *grown;
     va_list ap;
 
-    fprintf(c->out, "%s%s: ", c->res->count > 0 ? "\n" : "", c->source);
+    n = (size_t)snprintf(line, sizeof(line), "%s: ", c->source);
     va_start(ap, fmt);
-    vfprintf(c->out, fmt, ap);
+    if (n < sizeof(line))
+        vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     va_end(ap);
+    if (c->res->reasons != NULL) {
+        const char *p = c->res->reasons;
+        size_t len = strlen(line);
+        while ((p = strstr(p, line)) != NULL) {
+            if ((p == c->res->reasons || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0'))
+                return;
+            p += len;
+        }
+    }
+    old = c->res->reasons ? strlen(c->res->reasons) : 0;
+    n = strlen(line);
+    grown = realloc(c->res->reasons, old + n + 2);
+    if (grown == NULL)
+        return;   /* out of memory: the count still rejects */
+    if (old > 0)
+        grown[old++] = '\n';
+    memcpy(grown + old, line, n + 1);
+    c->res->reasons = grown;
     c->res->count++;
 }
 
@@ -154,21 +183,49 @@ static int symcheck_base_name(const char *name, char *base, size_t len)
     return 0;
 }
 
-static int symcheck_allowed(const struct rubric_symbols *s, const char *name)
+static int symcheck_has_prefix(const char *const *prefixes, const char *name)
+{
+    for (size_t i = 0; prefixes[i] != NULL; i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* Allowed: listed in full, or matched by a wildcard and declared by a
+ * public header (apiset.h). */
+static int symcheck_allowed_name(const struct symcheck *c, const char *name)
+{
+    const struct rubric_symbols *s = c->r->symbols;
+
+    if (rubric_symbol_listed(s, name))
+        return 1;
+    return rubric_symbol_allowed(s, name) && (c->api == NULL || apiset_has(c->api, name));
+}
+
+static int symcheck_allowed(const struct symcheck *c, const char *name)
 {
     char base[SYMCHECK_LINE_MAX];
 
-    if (symcheck_in_list(symcheck_implicit, name) ||
-        rubric_symbol_allowed(s, name))
+    if (symcheck_in_list(symcheck_implicit, name) || symcheck_allowed_name(c, name))
         return 1;
-    return symcheck_base_name(name, base, sizeof(base)) &&
-           rubric_symbol_allowed(s, base);
+    if (strcmp(c->variant, "cov") == 0 && symcheck_has_prefix(symcheck_cov_prefixes, name))
+        return 1;
+    if (strcmp(c->variant, "asan") == 0 && symcheck_has_prefix(symcheck_asan_prefixes, name))
+        return 1;
+    return symcheck_base_name(name, base, sizeof(base)) && symcheck_allowed_name(c, base);
 }
 
 static void symcheck_undefined(struct symcheck *c, const char *name)
 {
-    if (symcheck_allowed(c->r->symbols, name))
+    if (symcheck_allowed(c, name))
         return;
+    if (rubric_symbol_allowed(c->r->symbols, name) && c->api != NULL &&
+        !apiset_has(c->api, name)) {
+        symcheck_reject(c, "calls %s(), which no public header declares (an internal "
+                        "function of a library), so exercise %s does not allow it", name,
+                        c->r->id);
+        return;
+    }
     if (symcheck_in_list(symcheck_data_symbols, name))
         symcheck_reject(c, "uses %s, which exercise %s does not allow",
                         name, c->r->id);
@@ -177,27 +234,45 @@ static void symcheck_undefined(struct symcheck *c, const char *name)
                         name, c->r->id);
 }
 
+/*
+ * One line of nm -P.  Kinds: U, w, v are undefined references (strong,
+ * weak, weak object); lowercase letters other than those are local; every
+ * other kind is a global definition: T (function), D B R G S (data),
+ * W V (weak), C (common), u (GNU unique), i I (indirect).
+ */
 static void symcheck_symbol_line(struct symcheck *c, char *line)
 {
     char *name = strtok(line, " "), *type = strtok(NULL, " ");
+    char k;
 
     if (name == NULL || type == NULL || type[1] != '\0')
         return;
-    switch (type[0]) {
+    k = type[0];
+    switch (k) {
     case 'U': case 'w': case 'v':
         symcheck_undefined(c, name);
         return;
-    case 'i':
+    case 'i': case 'I':
         symcheck_reject(c, "defines %s as an indirect function (ifunc), "
                         "whose resolver would run before the tests", name);
+        return;
+    case 'u':
+        symcheck_reject(c, "defines %s as a GNU unique symbol, which would replace the "
+                        "program's own: make it static", name);
         return;
     case 'N': case 'n': case '?':
         return; /* debugging symbols */
     }
-    if (type[0] >= 'A' && type[0] <= 'Z' &&
-        !rubric_symbol_exported(c->r->symbols, name))
+    if (k >= 'a' && k <= 'z')
+        return; /* local: static functions and data */
+    if (!rubric_symbol_exported(c->r->symbols, name))
         symcheck_reject(c, "defines the global symbol %s, which exercise %s "
                         "does not export: make it static", name, c->r->id);
+    else if (k != 'T')
+        symcheck_reject(c, "defines %s, which exercise %s exports as a function, as a "
+                        "%s symbol (nm kind %c): define it as a plain function", name,
+                        c->r->id, k == 'W' || k == 'V' ? "weak" : k == 'C' ? "common"
+                        : "data", k);
 }
 
 /* ------------------------------------------------------------------ */
@@ -277,8 +352,8 @@ static void symcheck_insn_line(struct symcheck *c, char *line)
 /* One object                                                          */
 /* ------------------------------------------------------------------ */
 
-static int symcheck_object(struct symcheck *c, const char *obj,
-                           const char *logbase, char err[SYMCHECK_ERR_LEN])
+static int symcheck_tools(struct symcheck *c, const char *obj,
+                          const char *logbase, char err[SYMCHECK_ERR_LEN])
 {
     char log[PATH_MAX];
     const char *nm[] = { "nm", "-P", obj, NULL };
@@ -289,9 +364,14 @@ static int symcheck_object(struct symcheck *c, const char *obj,
     if (symcheck_tool(nm, log, err) < 0 ||
         symcheck_each_line(log, c, symcheck_symbol_line, err) < 0)
         return -1;
+    /* --coverage and the sanitizers add constructors of their own
+     * (__gcov_init, asan.module_ctor).  Those variants compile the very
+     * text the test and bench variants compile, where a constructor of the
+     * student's is found: their sections are not checked. */
     snprintf(log, sizeof(log), "%s.sections.log", logbase);
-    if (symcheck_tool(sec, log, err) < 0 ||
-        symcheck_each_line(log, c, symcheck_section_line, err) < 0)
+    if (strcmp(c->variant, "cov") != 0 && strcmp(c->variant, "asan") != 0 &&
+        (symcheck_tool(sec, log, err) < 0 ||
+         symcheck_each_line(log, c, symcheck_section_line, err) < 0))
         return -1;
     snprintf(log, sizeof(log), "%s.disasm.log", logbase);
     c->func[0] = '\0';
@@ -302,114 +382,18 @@ static int symcheck_object(struct symcheck *c, const char *obj,
     return 0;
 }
 
-/* Checks objdir/<stem>.o, reported under the TODO file's name src. */
-static int symcheck_one(struct symcheck *c, const char *objdir,
-                        const char *stem, const char *src,
-                        const char *logbase, char err[SYMCHECK_ERR_LEN])
+int symcheck_object(const struct rubric *r, const struct apiset *api, const char *obj,
+                    const char *src_name, const char *variant, const char *logbase,
+                    struct symcheck_result *res, char err[SYMCHECK_ERR_LEN])
 {
-    char obj[PATH_MAX];
+    struct symcheck c = { r, api, variant, src_name, res, "", 0 };
     struct stat st;
-    int n = snprintf(obj, sizeof(obj), "%s/%s.o", objdir, stem);
 
-    if (n < 0 || (size_t)n >= sizeof(obj)) {
-        symcheck_seterr(err, "object path too long in %s", objdir);
-        return -1;
-    }
     if (stat(obj, &st) < 0 || !S_ISREG(st.st_mode)) {
         symcheck_seterr(err, "%s was not built", obj);
         return -1;
     }
-    c->source = src;
-    return symcheck_object(c, obj, logbase, err);
-}
-
-/* The objects of the "todo" list (C files only). */
-static int symcheck_todo(struct symcheck *c, const char *objdir,
-                         const char *logbase, char err[SYMCHECK_ERR_LEN])
-{
-    char stem[PATH_MAX];
-    const char *src;
-    size_t i, len, checked = 0;
-
-    for (i = 0; i < c->r->ntodo; i++) {
-        src = c->r->todo[i];
-        len = strlen(src);
-        if (len < 3 || strcmp(src + len - 2, ".c") != 0)
-            continue;
-        snprintf(stem, sizeof(stem), "%.*s", (int)(len - 2), src);
-        if (symcheck_one(c, objdir, stem, src, logbase, err) < 0)
-            return -1;
-        checked++;
-    }
-    if (checked == 0) {
-        symcheck_seterr(err, "%s: \"todo\" lists no .c file to check",
-                        c->r->path);
-        return -1;
-    }
-    return 0;
-}
-
-/* Without a "todo" list: every *.o of objdir, in directory order. */
-static int symcheck_dir(struct symcheck *c, const char *objdir,
-                        const char *logbase, char err[SYMCHECK_ERR_LEN])
-{
-    char stem[NAME_MAX + 1], src[NAME_MAX + 8];
-    struct dirent *de;
-    DIR *dir = opendir(objdir);
-    size_t len, checked = 0;
-    int rc = -1;
-
-    if (dir == NULL) {
-        symcheck_seterr(err, "cannot open %s: %s", objdir, strerror(errno));
-        return -1;
-    }
-    while ((de = readdir(dir)) != NULL) {
-        len = strlen(de->d_name);
-        if (len < 3 || strcmp(de->d_name + len - 2, ".o") != 0)
-            continue;
-        snprintf(stem, sizeof(stem), "%.*s", (int)(len - 2), de->d_name);
-        snprintf(src, sizeof(src), "%s.c", stem);
-        if (symcheck_one(c, objdir, stem, src, logbase, err) < 0)
-            goto out;
-        checked++;
-    }
-    rc = 0;
-    if (checked == 0) {
-        symcheck_seterr(err, "no object file in %s", objdir);
-        rc = -1;
-    }
-
-out:
-    c->source = ""; /* src is about to go out of scope */
-    closedir(dir);
-    return rc;
-}
-
-int symcheck_run(const struct rubric *r, const char *objdir,
-                 const char *logbase, struct symcheck_result *res,
-                 char err[SYMCHECK_ERR_LEN])
-{
-    struct symcheck c = { r, "", NULL, res, "", 0 };
-    size_t len = 0;
-    int rc;
-
-    memset(res, 0, sizeof(*res));
-    c.out = open_memstream(&res->reasons, &len);
-    if (c.out == NULL) {
-        symcheck_seterr(err, "out of memory");
-        return -1;
-    }
-    rc = r->todo != NULL ? symcheck_todo(&c, objdir, logbase, err)
-                         : symcheck_dir(&c, objdir, logbase, err);
-    if (fclose(c.out) != 0 && rc == 0) {
-        symcheck_seterr(err, "out of memory");
-        rc = -1;
-    }
-    if (res->count == 0) {
-        free(res->reasons);
-        res->reasons = NULL;
-    }
-    return rc;
+    return symcheck_tools(&c, obj, logbase, err);
 }
 
 void symcheck_clear(struct symcheck_result *res)

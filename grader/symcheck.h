@@ -1,27 +1,31 @@
 /*
- * symcheck.h - the static check of a compiled submission, in the spirit of
- * CS:APP's datalab checker: before any of its code runs, the object files
- * of an exercise's TODO files are inspected with binutils (nm, objdump,
- * run through the runner, never a shell), and the exercise is rejected
- * when they
- *   - define a global symbol that the rubric's "exports" does not list
- *     (a helper that is not static could replace harness code);
- *   - reference an undefined symbol that "allow" does not permit, or that
- *     "deny" forbids (fork, exec*, exit, open, write, dlopen, syscall...);
- *   - define an indirect function (ifunc), whose resolver runs at load
- *     time;
- *   - have a constructor or destructor section (.init_array, .fini_array,
+ * symcheck.h - the check of every object compiled from a submission's TODO
+ * files, in every variant that is linked into a program (the tests', the
+ * timing's, the coverage's and the memory check's), in the spirit of
+ * CS:APP's datalab checker.  Before any of its code runs, each object is
+ * inspected with binutils (nm, objdump, run through the runner, never a
+ * shell), and the exercise is rejected when an object
+ *   - defines a global symbol of any binding (strong, weak, common, GNU
+ *     unique, indirect) that the rubric's "exports" does not list, or
+ *     defines an exported one as anything but a plain function;
+ *   - defines an indirect function (ifunc), or a GNU-unique symbol;
+ *   - references (strongly or weakly) an undefined symbol that "allow"
+ *     does not permit or that "deny" forbids; a name that an allow pattern
+ *     matches only through its '*' must also be declared by a public header
+ *     (apiset.h), so that a library's internal functions stay out;
+ *   - has a constructor or destructor section (.init_array, .fini_array,
  *     .preinit_array, .ctors, .dtors, .init, .fini): code that would run
- *     outside the tests, before the sandbox is in place;
- *   - contain a system call instruction (syscall, sysenter, int $0x80;
+ *     before the subject's sandbox is complete;
+ *   - contains a system call instruction (syscall, sysenter, int $0x80;
  *     svc on aarch64).
- * (grade.c adds one more rule from the compiler's -MMD list: a TODO file
- * may include only its exercise's own headers, never the solutions.)
+ * (srccheck.h checks the source, the preprocessed text and the assembly.)
  *
  * Symbols that the compiler emits on its own are allowed implicitly:
  * __stack_chk_fail / __stack_chk_guard (stack protector), __errno_location
- * (errno), __ctype_*_loc (<ctype.h>), and __NAME_chk (fortify) or
- * __isoc99_NAME / __isoc23_NAME (scanf family) whenever NAME is allowed.
+ * (errno), __ctype_*_loc (<ctype.h>), __NAME_chk (fortify) or
+ * __isoc99_NAME / __isoc23_NAME (scanf family) whenever NAME is allowed,
+ * and, in their variants only, the coverage runtime (__gcov_*) and the
+ * sanitizers' (__asan_*, __ubsan_*, __sanitizer_*).
  *
  * Error convention: functions returning int return 0 on success and -1 on
  * an internal error (a tool cannot run, no object file), with a one-line
@@ -33,6 +37,7 @@
 
 #include <stddef.h>
 
+#include "apiset.h"
 #include "rubric.h"
 
 #define SYMCHECK_ERR_LEN 256
@@ -46,15 +51,17 @@ struct symcheck_result {
 };
 
 /*
- * Checks the objects compiled from r's TODO files in objdir (for a TODO
- * file "x.c", objdir/x.o; without a "todo" list, every objdir/ *.o). The
- * tools' output goes to files named logbase.nm.log, logbase.sections.log
- * and logbase.disasm.log. r->symbols must not be NULL. Fills *res (clear
- * it with symcheck_clear, also after a failure).
+ * Checks one object, obj, compiled from the TODO file src_name ("ex01.c")
+ * in variant ("test", "bench", "cov", "asan"); api may be NULL (then a
+ * wildcard match needs no declaration: maintainers' fixtures only).  The
+ * tools' output goes to logbase.nm.log, logbase.sections.log and
+ * logbase.disasm.log.  r->symbols must not be NULL.  Findings are appended
+ * to res (zero it before the first call; clear it with symcheck_clear,
+ * also after a failure).
  */
-int symcheck_run(const struct rubric *r, const char *objdir,
-                 const char *logbase, struct symcheck_result *res,
-                 char err[SYMCHECK_ERR_LEN]);
+int symcheck_object(const struct rubric *r, const struct apiset *api, const char *obj,
+                    const char *src_name, const char *variant, const char *logbase,
+                    struct symcheck_result *res, char err[SYMCHECK_ERR_LEN]);
 
 /* Frees what res holds and zeroes it. */
 void symcheck_clear(struct symcheck_result *res);

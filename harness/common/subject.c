@@ -692,6 +692,20 @@ static int subj_make_scratch(struct subj *s, const struct subj_spec *spec, uid_t
     return 0;
 }
 
+/* The suppressions files named in the sanitizers' options: the subject
+ * may read them ("" where there is none: a path that is skipped). */
+static void subj_suppressions(char out[3][PATH_MAX])
+{
+    static const char *const vars[3] = { "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" };
+
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]), *p = v ? strstr(v, "suppressions=") : NULL;
+        out[i][0] = '\0';
+        if (p != NULL)
+            snprintf(out[i], PATH_MAX, "%.*s", (int)strcspn(p + 13, ":"), p + 13);
+    }
+}
+
 struct subj *subj_start(struct event_base *base, const struct subj_spec *spec, char *err,
                         size_t errlen)
 {
@@ -779,15 +793,18 @@ struct subj *subj_start(struct event_base *base, const struct subj_spec *spec, c
         const char *cov = getenv("WB_COVERAGE_DIR");
         /* A sanitizer reads /proc/self (maps, task): Landlock's ptrace
          * rule and the other uid still keep other processes' files away. */
+        char supp[3][PATH_MAX];
         const char *read[] = { "/usr", "/lib", "/lib64", "/lib32", "/etc/ld.so.cache",
                                "/etc/localtime", "/etc/hosts", "/etc/nsswitch.conf",
                                "/etc/resolv.conf", "/etc/host.conf", "/etc/gai.conf",
                                "/dev/urandom", "/dev/random", "/dev/zero",
+                               supp[0], supp[1], supp[2],
                                getenv("WB_SUBJECT_SANITIZER") ? "/proc" : NULL, NULL };
         const char *exec[] = { s->program, interp[0] ? interp : NULL, NULL };
         const char *write[] = { s->scratch, "/dev/null", cov && cov[0] ? cov : NULL, NULL };
         struct wb_landlock_spec ll = { read, exec, write, ports };
         int abi = 0;
+        subj_suppressions(supp);
         ruleset = wb_landlock_build(&ll, &abi, err, errlen);
         if (ruleset == -1)
             goto fail;
