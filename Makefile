@@ -220,7 +220,7 @@ TOOLS       := build/bin/delay-server build/bin/grader
 
 .PHONY: FORCE all help deps grade check bench $(EXERCISES) memcheck clean test-ref ref-all \
         repeat coverage fuzz manifest handout print-exercises grader-selftest judges kits \
-        trusted print-trusted
+        trusted print-trusted print-dir print-todo mutants
 
 all: deps $(SUB_PROGS) $(JUDGES) $(TOOLS)
 
@@ -328,6 +328,13 @@ fuzz: deps
 manifest: build/bin/grader
 	@build/bin/grader --root . --write-manifest
 
+# Grades each exercise's mutants (harness/exNN_name/mutants: the reference
+# broken in one plausible way each) and fails when one survives or a rubric
+# test catches none.  MUTANTS_ARGS='--exercise ex01 --quick 3' narrows it.
+MUTANTS_ARGS ?=
+mutants: deps build/bin/grader
+	@/usr/bin/python3 scripts/mutants.py $(MUTANTS_ARGS)
+
 grader-selftest: build/bin/grader
 	@grader/tests/run-selftest.sh $(abspath build/bin/grader)
 
@@ -349,6 +356,11 @@ handout: deps
 
 print-exercises:
 	@echo $(EXERCISES)
+# For scripts: make print-dir EXERCISE=ex01, make print-todo EXERCISE=ex01.
+print-dir:
+	@echo $($(EXERCISE)_DIR)
+print-todo:
+	@echo $($(EXERCISE)_TODO)
 
 clean:
 	rm -rf build

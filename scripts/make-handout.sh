@@ -6,7 +6,7 @@
 # OUT gets the skeletons, harness, grader, docs, the autograding workflows
 # and a README for students, but no solution sources: the reference that the
 # grader times submissions against ships as prebuilt objects in reference/
-# (compiled at -O2 without debug information, as the benchmarks are).  The
+# (compiled as the grader compiles a submission, without debug information).  The
 # integrity manifest is rewritten for the files the handout has.  OUT is
 # ready for `git init`; the instructor's own tests (make check, the grader's
 # self-test) stay with the workbook.
@@ -26,17 +26,31 @@ git ls-files -z --cached --others --exclude-standard |
     xargs -0 cp --parents -t "$out"
 cp scripts/handout/README.md "$out/README.md"
 
-# The reference, as objects: built like a submission's benchmark objects.
+# The reference, as objects: compiled exactly as the grader compiles a
+# submission (the kit's flags, one preprocessing, then each variant's
+# flags), for the variants a grading links with the reference: test (the
+# tests' comparisons, make ex01) and bench (timing).  The grader links them
+# with the kit; only it may use prebuilt objects, and only from reference/.
+make -s --no-print-directory kits
 refbuild=build/handout-ref
+rm -rf "$refbuild"
 exercises=$(make -s --no-print-directory print-exercises)
 for e in $exercises; do
-    make -s --no-print-directory SUBMISSION=solutions SUBBUILD="$refbuild" "bench-$e" >/dev/null
+    dir=$(make -s --no-print-directory print-dir EXERCISE="$e")
+    mapfile -t cflags < "build/kit/$dir.cflags"
+    for todo in $(make -s --no-print-directory print-todo EXERCISE="$e"); do
+        stem=${todo%.c}
+        mkdir -p "$refbuild/$dir"
+        gcc "${cflags[@]}" -O1 -E "solutions/$dir/$todo" -o "$refbuild/$dir/$stem.i"
+        for v in test bench; do
+            mapfile -t vflags < "build/kit/$v.vflags"
+            mkdir -p "$out/reference/$v/$dir"
+            gcc "${cflags[@]}" "${vflags[@]}" -c -x cpp-output "$refbuild/$dir/$stem.i" \
+                -o "$refbuild/$dir/$stem.$v.o"
+            objcopy --strip-debug "$refbuild/$dir/$stem.$v.o" "$out/reference/$v/$dir/$stem.o"
+        done
+    done
 done
-while IFS= read -r -d '' obj; do
-    rel=${obj#"$refbuild/o2/obj/todo/"}
-    mkdir -p "$out/reference/$(dirname "$rel")"
-    objcopy --strip-debug "$obj" "$out/reference/$rel"
-done < <(find "$refbuild/o2/obj/todo" -name '*.o' -print0)
 
 # The manifest of the handout's own protected files.
 git -C "$out" init -q
