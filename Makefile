@@ -220,7 +220,7 @@ TOOLS       := build/bin/delay-server build/bin/grader
 
 .PHONY: FORCE all help deps grade check bench $(EXERCISES) memcheck clean test-ref ref-all \
         repeat coverage fuzz manifest handout print-exercises grader-selftest judges kits \
-        trusted print-trusted print-dir print-todo mutants
+        trusted print-trusted print-dir print-todo print-progs mutants watch demo
 
 all: deps $(SUB_PROGS) $(JUDGES) $(TOOLS)
 
@@ -256,26 +256,23 @@ grade: deps build/bin/grader
 	@build/bin/grader --root . --submission $(SUBMISSION) --out build/grade \
 	    $(GRADE_REFERENCE) $(if $(EX),--exercise $(EX))
 
-# The judge's filter from TEST=suite::test (the name the reports print).
-filter_arg = $(if $(TEST),--filter '$(subst ::,/,$(TEST))')
-
 # Run one exercise's tests against the student's code, readable output.
+# TEST=suite::test (as the reports print it) or TEST=suite runs part of them.
 define EX_TARGET
 $(1): deps $(addprefix $(SUBBUILD)/bin/,$($(1)_PROGS)) $(addprefix $(REFBUILD)/bin/,$($(1)_PROGS)) \
      build/bin/test-$(1)
-	@WB_SUBJECT_DIR=$(SUBBUILD)/bin WB_REF_SUBJECT_DIR=$(REFBUILD)/bin \
-	    build/bin/test-$(1) -j1 $$(filter_arg) $$(TESTARGS)
+	@scripts/run-tests.sh $(1) $(SUBBUILD)/bin '$$(TEST)' $$(TESTARGS)
 endef
 $(foreach e,$(EXERCISES),$(eval $(call EX_TARGET,$(e))))
 
 memcheck: deps $(MEM_PROGS) $(REF_PROGS) $(JUDGES)
 	@set -e; for e in $(EXERCISES); do \
 	    echo "== memcheck $$e (reference, ASan + UBSan) =="; \
-	    WB_SUBJECT_DIR=$(MEMBUILD)/bin WB_REF_SUBJECT_DIR=$(REFBUILD)/bin WB_SUBJECT_SANITIZER=1 \
+	    WB_REF_SUBJECT_DIR=$(REFBUILD)/bin WB_SUBJECT_SANITIZER=1 \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23:suppressions=$(CURDIR)/harness/common/lsan.supp \
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/harness/common/lsan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23 \
-	    build/bin/test-$$e -j1 $(filter_arg) $(TESTARGS); \
+	    scripts/run-tests.sh $$e $(MEMBUILD)/bin '$(TEST)' $(TESTARGS); \
 	done
 
 # Everything built from the reference solutions.
@@ -285,8 +282,7 @@ ref-all: $(REF_PROGS)
 test-ref: deps $(REF_PROGS) $(JUDGES)
 	@set -e; for e in $(EXERCISES); do \
 	    echo "== $$e against the reference =="; \
-	    WB_SUBJECT_DIR=$(REFBUILD)/bin WB_REF_SUBJECT_DIR=$(REFBUILD)/bin \
-	        build/bin/test-$$e -j1 $(filter_arg) $(TESTARGS); \
+	    scripts/run-tests.sh $$e $(REFBUILD)/bin '$(TEST)' $(TESTARGS); \
 	done
 
 # Line and branch coverage of the TODO files by the tests, as HTML (per
@@ -361,6 +357,16 @@ print-dir:
 	@echo $($(EXERCISE)_DIR)
 print-todo:
 	@echo $($(EXERCISE)_TODO)
+print-progs:
+	@echo $($(EXERCISE)_PROGS)
+
+# Reruns one exercise's tests each time a TODO file is saved.
+watch: deps
+	@scripts/watch.sh '$(EX)' '$(SUBMISSION)'
+
+# Runs the reference's program of an exercise, so that you see the goal first.
+demo: deps
+	@scripts/demo.sh '$(EX)'
 
 clean:
 	rm -rf build

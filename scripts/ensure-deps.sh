@@ -20,7 +20,7 @@ done
 
 packages=(make gcc pkg-config libevent-dev libcriterion-dev libjansson-dev
           libsqlite3-dev libssl-dev gcovr python3 python3-websockets
-          clang libclang-rt-14-dev binutils git)
+          clang libclang-rt-14-dev binutils git inotify-tools)
 # make bench: the Python originals it runs side by side with the C reference,
 # and an HTTP load generator.
 if ((bench)); then

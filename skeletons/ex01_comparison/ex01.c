@@ -74,8 +74,10 @@ static void request_done_cb(struct evhttp_request *req, void *arg)
 {
     /* TODO(ex01): record the outcome of the fetch `arg`, then fetch_finish().
      * Hint: failed (req == NULL, f->failed, or a response code of 0):
-     *   EX01_ERR_TIMEOUT when f->error == EVREQ_HTTP_TIMEOUT, else
-     *   EX01_ERR_CONNECTION.  Otherwise copy the body out of
+     *   EX01_ERR_TIMEOUT when f->failed && f->error == EVREQ_HTTP_TIMEOUT,
+     *   else EX01_ERR_CONNECTION (check f->failed first: EVREQ_HTTP_TIMEOUT
+     *   is 0, the value f->error starts with, and a refused connection never
+     *   calls the error callback).  Otherwise copy the body out of
      *   evhttp_request_get_input_buffer(req) into a malloc'd buffer of
      *   len + 1 bytes (evbuffer_get_length, evbuffer_remove, then '\0'), set
      *   body, body_len and http_status (evhttp_request_get_response_code),

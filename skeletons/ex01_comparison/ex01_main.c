@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -83,15 +84,38 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--demo") == 0) {
             demo = 1;
-            if (i + 1 < argc && parse_uint(argv[i + 1], 1000, &demo_n) == 0)
+            /* Up to two numbers follow: N (1..1000), then MS (0..60000). */
+            if (i + 1 < argc && argv[i + 1][0] != '-' &&
+                (parse_uint(argv[i + 1], 1000, &demo_n) != 0 || demo_n == 0)) {
+                fprintf(stderr, "ex01: --demo takes a number of URLs from 1 to 1000, got '%s'\n",
+                        argv[i + 1]);
+                return 2;
+            }
+            if (i + 1 < argc && argv[i + 1][0] != '-')
                 i++;
-            if (i + 1 < argc && parse_uint(argv[i + 1], 60000, &demo_ms) == 0)
+            else
+                continue;
+            if (i + 1 < argc && argv[i + 1][0] != '-' &&
+                parse_uint(argv[i + 1], 60000, &demo_ms) != 0) {
+                fprintf(stderr, "ex01: --demo N takes a delay from 0 to 60000 ms, got '%s'\n",
+                        argv[i + 1]);
+                return 2;
+            }
+            if (i + 1 < argc && argv[i + 1][0] != '-')
                 i++;
+            if (i + 1 < argc && argv[i + 1][0] != '-') {
+                fprintf(stderr, "ex01: --demo takes no URL (got '%s')\n", argv[i + 1]);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
-        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "ex01: unknown option or negative number '%s'\n", argv[i]);
             usage(stderr);
+            return 2;
+        } else if (demo) {
+            fprintf(stderr, "ex01: --demo takes no URL (got '%s')\n", argv[i]);
             return 2;
         } else {
             first_url = i;
@@ -101,6 +125,12 @@ int main(int argc, char **argv)
     if (!demo && first_url >= argc) {
         usage(stderr);
         return 2;
+    }
+    for (int i = first_url; !demo && i < argc; i++) {
+        if (strncasecmp(argv[i], "http://", 7) != 0 || argv[i][7] == '\0' || argv[i][7] == '/') {
+            fprintf(stderr, "ex01: not an http:// URL with a host: '%s'\n", argv[i]);
+            return 2;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
     base = fx_event_base_new();   /* precise timers (fixture_server.h) */
