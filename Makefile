@@ -220,7 +220,7 @@ TOOLS       := build/bin/delay-server build/bin/grader
 
 .PHONY: FORCE all help deps grade check bench $(EXERCISES) memcheck clean test-ref ref-all \
         repeat coverage fuzz manifest handout print-exercises grader-selftest judges kits \
-        trusted print-trusted print-dir print-todo print-progs mutants watch demo
+        trusted print-trusted print-dir print-todo print-progs mutants watch demo gradescope test-browser deps-maintainer
 
 all: deps $(SUB_PROGS) $(JUDGES) $(TOOLS)
 
@@ -334,7 +334,14 @@ mutants: deps build/bin/grader
 grader-selftest: build/bin/grader
 	@grader/tests/run-selftest.sh $(abspath build/bin/grader)
 
-check: deps
+# The chat page in a real browser (headless Chromium): make check runs it.
+test-browser: deps-maintainer build/ref/bin/ex04-server
+	@scripts/test-browser.sh
+
+deps-maintainer:
+	@scripts/ensure-deps.sh --maintainer
+
+check: deps-maintainer
 	@if [ ! -d solutions ]; then echo "make check tests the workbook itself and needs" \
 	    "solutions/, which a student handout does not have: use make grade"; exit 2; fi
 	@scripts/check.sh
@@ -345,6 +352,10 @@ bench: deps
 	@if [ ! -d solutions ] || [ ! -d harness/peers ]; then echo "make bench compares the" \
 	    "reference solutions with the Python originals, which a student handout does not have"; exit 2; fi
 	@scripts/bench.sh
+
+# An autograder for Gradescope: build/gradescope/autograder.zip.
+gradescope: deps
+	@scripts/make-gradescope.sh
 
 # A student repository, without solution sources, in build/handout/.
 handout: deps

