@@ -149,6 +149,7 @@ $(3)/bin/$(2): $(addprefix $(3)/obj/todo/$(4)/$($(1)_DIR)/,$(patsubst %.c,%.o,$(
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD      $$@")
 	$$(Q)$$(CC) $$($(4)_VLDFLAGS) $$^ -o $$@ $$(call libs,$($(1)_PKGS))
+	@chmod 0755 $$@   # the subjects run as another user when make runs as root
 endef
 $(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(SUBBUILD),test))))
 $(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(REFBUILD),test))))
@@ -308,7 +309,7 @@ coverage: deps $(JUDGES) $(foreach e,$(EXERCISES),$(addprefix $(COVBUILD)/bin/,$
 	@cd $(COVBUILD)/gcda && find . -name '*.gcda' | while read -r f; do cp "$$f" "/$${f#./}"; done
 	@mkdir -p $(COVOUT)
 	@gcovr --root . --object-directory $(COVBUILD) \
-	    --filter '$(COVBUILD)/src/' \
+	    --filter '$(COVSRC)/' \
 	    --html-details $(COVOUT)/index.html --json-summary-pretty \
 	    --json-summary $(COVOUT)/summary.json --print-summary
 	@echo "coverage: open $(COVOUT)/index.html"

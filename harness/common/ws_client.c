@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -180,10 +181,26 @@ static size_t encode(struct wsc *c, unsigned char *buf, size_t cap, int fin, int
     return pos + len;
 }
 
+/* A seed no one can know in advance: mask keys and nonces differ per run. */
+static uint64_t random_seed(void)
+{
+    uint64_t r = 0;
+    struct timespec ts;
+
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint64_t)ts.tv_nsec << 20 ^ (uint64_t)ts.tv_sec;
+    }
+    return r | 1;
+}
+
 size_t wsc_encode(unsigned char *buf, size_t cap, int fin, int opcode, const void *payload,
                   size_t len, long long len64)
 {
-    static struct wsc seed = { .rng = 0x9E3779B97F4A7C15ull };
+    static struct wsc seed;
+
+    if (seed.rng == 0)
+        seed.rng = random_seed();
     return encode(&seed, buf, cap, fin, opcode, payload, len, len64, 1);
 }
 
@@ -250,6 +267,15 @@ static int b64_sha1(const char *in, char out[32])
     if (EVP_Digest(in, strlen(in), d, &dlen, EVP_sha1(), NULL) != 1)
         return -1;
     return EVP_EncodeBlock((unsigned char *)out, d, (int)dlen) == 28 ? 0 : -1;
+}
+
+int wsc_accept_for(const char *key, char out[32])
+{
+    char both[256];
+
+    if (key == NULL || snprintf(both, sizeof(both), "%s%s", key, WSC_GUID) >= (int)sizeof(both))
+        return -1;
+    return b64_sha1(both, out);
 }
 
 int wsc_handshake_request(struct wsc *c, const char *target, char *buf, size_t len)
@@ -497,14 +523,14 @@ struct wsc *wsc_new(struct event_base *base, int port, const struct wsc_opts *op
     struct wsc *c = calloc(1, sizeof(*c));
     struct sockaddr_in sin;
     evutil_socket_t fd = -1;
-    struct timespec ts;
 
     if (c == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    c->rng = ((uint64_t)ts.tv_nsec << 20) ^ (++counter * 0x9E3779B97F4A7C15ull) ^ 1;
+    c->rng = random_seed() ^ (++counter * 0x9E3779B97F4A7C15ull);
+    if (c->rng == 0)
+        c->rng = 1;
     c->base = base;
     c->keep = 1;
     c->no_auto_reply = opts ? opts->no_auto_reply : 0;
@@ -571,6 +597,12 @@ void wsc_pause(struct wsc *c)
 {
     if (c != NULL && c->bev != NULL)
         bufferevent_disable(c->bev, EV_READ);
+}
+
+void wsc_resume(struct wsc *c)
+{
+    if (c != NULL && c->bev != NULL && c->error[0] == '\0')
+        bufferevent_enable(c->bev, EV_READ);
 }
 
 void wsc_abort(struct wsc *c)

@@ -73,7 +73,8 @@ int wsc_send_raw(struct wsc *c, const void *data, size_t len);
 
 /*
  * Writes a masked client frame into buf: fin, opcode (any 4-bit value) and
- * payload, with a fresh mask key; len64 >= 0 forces a 64-bit length field
+ * payload, with a fresh mask key (random: the generator is seeded from
+ * getrandom() once per process); len64 >= 0 forces a 64-bit length field
  * with that value (whatever the payload's length), -1 means the real length
  * in the shortest encoding.  Returns the frame's length, or 0 when buf is
  * too small.  wsc_encode_unmasked() does the same without a mask.
@@ -82,6 +83,10 @@ size_t wsc_encode(unsigned char *buf, size_t cap, int fin, int opcode, const voi
                   size_t len, long long len64);
 size_t wsc_encode_unmasked(unsigned char *buf, size_t cap, int fin, int opcode,
                            const void *payload, size_t len);
+
+/* The Sec-WebSocket-Accept value for key: base64(SHA-1(key + GUID)), 28
+ * characters and a '\0' in out.  Returns 0, or -1 on an OpenSSL failure. */
+int wsc_accept_for(const char *key, char out[32]);
 
 /* Sends one masked frame.  Returns 0, or -1 on error. */
 int wsc_send_frame(struct wsc *c, int fin, int opcode, const void *payload, size_t len);
@@ -92,6 +97,8 @@ int wsc_send_close(struct wsc *c, unsigned code, const char *reason);
 
 /* Stops reading from the socket (the server's output then piles up). */
 void wsc_pause(struct wsc *c);
+/* Reads again after wsc_pause(). */
+void wsc_resume(struct wsc *c);
 /* Closes the socket at once with a TCP reset (SO_LINGER 0). */
 void wsc_abort(struct wsc *c);
 

@@ -15,6 +15,20 @@ if ! /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
     exit 1
 fi
 
+# Bad arguments: a message and exit status 2, before anything is started.
+for bad in "--port x" "--port 70000" "--max-output 0" "--close-timeout" "--bogus 1"; do
+    set +e
+    # shellcheck disable=SC2086  # $bad is several words on purpose
+    "$server" $bad >"$out/args.log" 2>&1
+    st=$?
+    set -e
+    if [[ $st -ne 2 || ! -s $out/args.log ]]; then
+        echo "ex04 check: ex04-server $bad should print a message and exit 2, got status $st:"
+        cat "$out/args.log"
+        exit 1
+    fi
+done
+
 log=$out/server.log
 "$server" --port 0 >"$log" 2>&1 &
 pid=$!
