@@ -254,11 +254,8 @@ void ns_sink_stop(struct ns_sink *s)
     s->http = NULL;
 }
 
-void ns_sink_free(struct ns_sink *s)
+static void records_free(struct ns_sink *s)
 {
-    if (s == NULL)
-        return;
-    ns_sink_stop(s);
     for (size_t i = 0; i < s->len; i++) {
         free(s->rec[i].method);
         free(s->rec[i].uri);
@@ -266,6 +263,24 @@ void ns_sink_free(struct ns_sink *s)
         free(s->rec[i].idempotency_key);
         free(s->rec[i].content_type);
     }
+    s->len = 0;
+    s->answered = s->accepted = 0;
+}
+
+int ns_sink_clear(struct ns_sink *s)
+{
+    if (!TAILQ_EMPTY(&s->answers))
+        return -1;
+    records_free(s);
+    return 0;
+}
+
+void ns_sink_free(struct ns_sink *s)
+{
+    if (s == NULL)
+        return;
+    ns_sink_stop(s);
+    records_free(s);
     free(s->rec);
     free(s);
 }

@@ -68,6 +68,11 @@ void ns_sink_set_delay_ms(struct ns_sink *s, unsigned ms);
  * 200. */
 void ns_sink_fail_next(struct ns_sink *s, unsigned n, int status);
 
+/* Forgets the records and the counts, for a driver that reuses one sink
+ * for many rounds.  Only while no delayed answer is pending: returns 0, or
+ * -1 (and forgets nothing) when one is. */
+int ns_sink_clear(struct ns_sink *s);
+
 /* Requests received so far (whatever their answer). */
 size_t ns_sink_count(const struct ns_sink *s);
 

@@ -4,12 +4,16 @@
 # real third-party HTTP code (Python's urllib as the client, Python's
 # http.server as the notification receiver), stopped with real signals.
 #
+#  0. bad arguments are refused with exit status 2 and a message; --help
+#     lists every option;
 #  1. POST /users answers 201 at once while the receiver takes 500 ms; the
 #     receiver gets the notification with its Idempotency-Key;
 #  2. with the receiver gone, a second user is accepted, and SIGTERM stops
 #     the server cleanly (exit 0) with that notification pending;
 #  3. started again (receiver back, on another port), the server delivers
 #     it; SIGINT stops it cleanly with nothing pending.
+# The servers run with --max-body 4096 (a bigger body gets 413) and the
+# other options of struct ex03_config set.
 # Bounded: every wait has a deadline; the whole check takes a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,7 +58,9 @@ def start_receiver():
 
 def start_server(notify_port):
     p = subprocess.Popen([server_bin, "--port", "0", "--db", db, "--notify-url",
-                          f"http://127.0.0.1:{notify_port}/notify"],
+                          f"http://127.0.0.1:{notify_port}/notify", "--max-body", "4096",
+                          "--retry-base-ms", "100", "--retry-max-ms", "400",
+                          "--notify-timeout-ms", "2000", "--max-deliveries", "4"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     procs.append(p)
     line = p.stdout.readline()
@@ -94,9 +100,30 @@ def stop(p, sig, expect_pending):
     if want not in out:
         fail(f"after signal {sig} the server should report '{want}'; it said:\n{out}")
 
+# 0. arguments
+for args, words in ((["--port", "eighty"], "--port takes a number"),
+                    (["--retry-base-ms", "0"], "--retry-base-ms takes 1.."),
+                    (["--max-deliveries", "257"], "--max-deliveries takes 1..256"),
+                    (["--max-body", "12k"], "--max-body takes a number"),
+                    (["--db"], "--db needs a value"),
+                    (["--nope"], "unknown option")):
+    r = subprocess.run([server_bin, *args], capture_output=True, text=True, timeout=5)
+    if r.returncode != 2 or words not in r.stderr:
+        fail(f"ex03-server {' '.join(args)}: expected exit status 2 and '{words}'; got "
+             f"{r.returncode}: {r.stderr!r}")
+r = subprocess.run([server_bin, "--help"], capture_output=True, text=True, timeout=5)
+for opt in ("--addr", "--port", "--db", "--notify-url", "--max-body", "--retry-base-ms",
+            "--retry-max-ms", "--notify-timeout-ms", "--max-deliveries"):
+    if r.returncode != 0 or opt not in r.stdout:
+        fail(f"ex03-server --help should exit 0 and list {opt}; got {r.returncode}: {r.stdout!r}")
+
 # 1. reply at once, notify after
 recv = start_receiver()
 p, port = start_server(recv.server_address[1])
+status, _, _ = call(port, "POST", "/users", {"name": "Big", "email": "big@example.org",
+                                             "pad": "x" * 5000})
+if status != 413:
+    fail(f"POST /users with a body over --max-body 4096: expected 413, got {status}")
 status, user, secs = call(port, "POST", "/users", {"name": "Ada", "email": "ada@example.org"})
 if status != 201 or secs > 0.3:
     fail(f"POST /users: expected 201 in under 0.3 s (receiver takes 0.5 s); got {status} in {secs:.3f} s")
