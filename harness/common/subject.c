@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <time.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1015,21 +1016,20 @@ int subj_usage(const struct subj *s, struct subj_usage *u)
         u->involuntary_switches = s->rusage.ru_nivcsw;
         return 0;
     }
+    /* The process's CPU clock counts every thread, ended ones too, in ns. */
+    {
+        clockid_t cid;
+        struct timespec ts;
+        if (clock_getcpuclockid(s->pid, &cid) == 0 && clock_gettime(cid, &ts) == 0)
+            u->cpu_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    }
     snprintf(path, sizeof(path), "/proc/%d/task", (int)s->pid);
     d = opendir(path);
     if (d == NULL)
         return -1;
     while ((de = readdir(d)) != NULL) {
-        FILE *f;
-        unsigned long long ns = 0;
         if (de->d_name[0] == '.')
             continue;
-        subj_fmt(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int)s->pid, de->d_name);
-        if ((f = fopen(path, "r")) != NULL) {
-            if (fscanf(f, "%llu", &ns) == 1)
-                u->cpu_ms += (double)ns / 1e6;
-            fclose(f);
-        }
         subj_fmt(path, sizeof(path), "/proc/%d/task/%s/status", (int)s->pid, de->d_name);
         long long v = subj_proc_field(path, "voluntary_ctxt_switches:");
         long long iv = subj_proc_field(path, "nonvoluntary_ctxt_switches:");

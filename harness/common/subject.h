@@ -80,10 +80,12 @@ struct subj_exit {
     int killed_by_judge; /* the judge had to send SIGKILL */
 };
 
-/* CPU use of a subject, all threads, from /proc. */
+/* CPU use of a subject, all threads (ended ones too), seen from outside. */
 struct subj_usage {
-    double cpu_ms;           /* user + system, from schedstat (ns) */
-    long voluntary_switches; /* voluntary context switches */
+    double cpu_ms;           /* user + system: the process's CPU clock
+                                (clock_getcpuclockid), in ns */
+    long voluntary_switches; /* voluntary context switches of its live
+                                threads (/proc/PID/task/TID/status) */
     long involuntary_switches;
 };
 
