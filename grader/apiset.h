@@ -9,7 +9,7 @@
  * only through its '*' is allowed when, in addition, a public header
  * declares it: the installed headers of the libraries the exercises use,
  * the C library's usual headers, and the exercise's own headers in the
- * trusted workbook.  The declarations are read from GCC itself
+ * trusted workbook (any identifier those name, data included).  The declarations are read from GCC itself
  * (gcc -fsyntax-only -aux-info), never guessed.  Names a rubric lists in
  * full are the maintainers' explicit choice and need no declaration.
  *
