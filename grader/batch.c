@@ -133,7 +133,7 @@ static int batch_build_reference(const struct batch_opts *o,
 {
     struct grade_ctx ctx = { .root = o->root, .out = o->out, .reference = o->reference,
                              .ref_prebuilt = o->ref_prebuilt, .ref_build = ref_build,
-                             .static_check = 1, .timing = o->timing };
+                             .static_check = 1, .timing = o->timing, .memcheck = 1 };
     char why[512];
     size_t i;
 

@@ -56,6 +56,7 @@ struct grade_state {
     char env_store[GRADE_MAX_ENV][PATH_MAX + 64];
     const char *env[GRADE_MAX_ENV + 1];
     double deadline;          /* the exercise's, or the submission's */
+    int run_memory_mb;        /* RLIMIT_AS of the judge's runs (0: none) */
     struct apiset api;
     unsigned char *listed;    /* per rubric test: in the judge's list */
     char *capbuf;             /* GRADE_OUTPUT_CAP bytes */
@@ -264,15 +265,28 @@ static int grade_run_isolated(struct grade_state *st, const char *const *argv,
 {
     double left = grade_left(st);
     struct runner_spec spec;
+    const char *env[GRADE_MAX_ENV + 2];
+    char cpu[48];
+    size_t n = 0;
 
     *cut = 0;
     if (left < timeout_s) {
         timeout_s = left < 1 ? 1 : (int)left;
         *cut = 1;
     }
+    /* The subjects' CPU limit is the run's: a subject may not raise the
+     * hard limit the runner set (without CAP_SYS_RESOURCE), so a larger
+     * one would keep it from starting at all. */
+    while (n < GRADE_MAX_ENV && st->env[n] != NULL) {
+        env[n] = st->env[n];
+        n++;
+    }
+    snprintf(cpu, sizeof(cpu), "WB_SUBJECT_CPU_S=%d", timeout_s);
+    env[n++] = cpu;
+    env[n] = NULL;
     spec = (struct runner_spec){ argv, st->scratch, log, timeout_s, timeout_s,
-                                 1, grade_test_unset_env, st->env,
-                                 st->r->memory_mb, cap };
+                                 1, grade_test_unset_env, env,
+                                 st->run_memory_mb, cap };
     cap->buf = st->capbuf;
     cap->size = GRADE_OUTPUT_CAP;
     cap->kill_after = GRADE_OUTPUT_KILL;
@@ -449,10 +463,10 @@ static int grade_output_penalty(struct grade_state *st, size_t i,
                              cap->killed ? NULL : res->messages, err);
 }
 
-/* Scores test i from its run. */
-static int grade_score_run(struct grade_state *st, size_t i,
-                           const struct runner_result *res, int cut, const char *json,
-                           const char *log)
+/* Scores test i of ex from its run. */
+static int grade_score_run_into(struct grade_state *st, struct report_exercise *ex, size_t i,
+                                const struct runner_result *res, int cut, const char *json,
+                                const char *log)
 {
     const struct rubric_test *t = &st->r->tests[i];
     char note[GRADE_NOTE_LEN], why[GRADE_NOTE_LEN], err[REPORT_ERR_LEN];
@@ -462,15 +476,22 @@ static int grade_score_run(struct grade_state *st, size_t i,
     if (why[0] != '\0') {
         grade_fmt(note, sizeof(note), "the test program %s (its output: %s)",
                   why, log);
-        return report_set_result(st->ex, i, status, 0, note, NULL, err);
+        return report_set_result(ex, i, status, 0, note, NULL, err);
     }
-    if (report_score_test(st->ex, i, json, log, err) == 0)
+    if (report_score_test(ex, i, json, log, err) == 0)
         return 0;
     if (strcmp(err, "out of memory") == 0)
         return -1;
     grade_fmt(note, sizeof(note), "the test program ended without a usable "
               "report (%s; its output: %s)", err, log);
-    return report_set_result(st->ex, i, REPORT_CRASH, 0, note, NULL, err);
+    return report_set_result(ex, i, REPORT_CRASH, 0, note, NULL, err);
+}
+
+static int grade_score_run(struct grade_state *st, size_t i,
+                           const struct runner_result *res, int cut, const char *json,
+                           const char *log)
+{
+    return grade_score_run_into(st, st->ex, i, res, cut, json, log);
 }
 
 static int grade_test(struct grade_state *st, size_t i)
@@ -646,6 +667,178 @@ int grade_build_reference(const struct grade_ctx *ctx, const struct rubric *r, c
 
     if (rc == 0 && ctx->timing && r->timing != NULL)
         rc = grade_ref_variant(ctx, r, BUILD_BENCH, why, whylen);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The memory check                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Where the memory check's runs find their subjects, and how. */
+struct grade_mc_env {
+    const char *bindir, *refdir;
+    char asan[PATH_MAX + 160], lsan[PATH_MAX + 64], todo[256];
+};
+
+/* Sets the environment of a memory-check run; slow: LeakSanitizer unwinds
+ * the stacks with the debug information (fast_unwind_on_malloc=0), through
+ * libevent's frames, so that a leak's stack reaches the student's
+ * function (it slows every allocation down: only for a second look). */
+static int grade_mc_setenv(struct grade_state *st, struct grade_mc_env *e, int slow)
+{
+    const char *extra[] = { "WB_SUBJECT_SANITIZER=1", e->asan, e->lsan,
+                            "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23",
+                            e->todo, NULL };
+
+    grade_fmt(e->asan, sizeof(e->asan), "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:"
+              "exitcode=23:fast_unwind_on_malloc=%d:suppressions=%s/harness/common/lsan.supp",
+              !slow, st->ctx->root);
+    return grade_env(st, e->bindir, e->refdir, extra);
+}
+
+/*
+ * Runs test i of the judge again against the asan subjects; 1 when it
+ * passed, 0 when not (*first gets "suite::test: message" for the first
+ * failure), -1 when out of memory.  A failure is looked at a second time
+ * with slow unwinding (grade_mc_setenv), whose message names the place in
+ * the student's file; and a first run that LeakSanitizer itself could not
+ * complete ("has encountered a fatal error", a known failure of its thread
+ * suspension under load) counts only if the second run fails too.
+ */
+static int grade_memcheck_test(struct grade_state *st, struct grade_mc_env *e,
+                               struct report_exercise *tmp, size_t i, char **first)
+{
+    const struct rubric_test *t = &st->r->tests[i];
+    char json[PATH_MAX], log[PATH_MAX], jarg[GRADE_ARG_LEN], farg[GRADE_ARG_LEN];
+    char err[RUNNER_ERR_LEN], *msg = NULL;
+    const char *argv[] = { st->judge, farg, jarg, "-j1", "--ascii", NULL };
+    const struct report_result *r = &tmp->results[i];
+    struct runner_capture cap;
+    struct runner_result res;
+    int cut, attempt, passed = 0;
+
+    if (grade_fmt(json, sizeof(json), "%s/memcheck.%s.%s.json", st->dir, t->suite, t->test) < 0 ||
+        grade_fmt(log, sizeof(log), "%s/memcheck.%s.%s.log", st->dir, t->suite, t->test) < 0 ||
+        grade_fmt(jarg, sizeof(jarg), "--json=%s", json) < 0 ||
+        grade_fmt(farg, sizeof(farg), "--filter=%s/%s", t->suite, t->test) < 0)
+        return 0;
+    for (attempt = 0; attempt < 2 && !passed; attempt++) {
+        int tool_failure;
+        if (grade_mc_setenv(st, e, attempt) < 0)
+            return -1;
+        unlink(json);
+        if (grade_run_isolated(st, argv, 2 * t->timeout_s, log, &cap, &res, &cut, err) < 0 ||
+            grade_score_run_into(st, tmp, i, &res, cut, json, log) < 0) {
+            free(msg);
+            return -1;
+        }
+        passed = r->status == REPORT_OK;
+        if (passed)
+            break;
+        tool_failure = r->messages != NULL &&
+                       strstr(r->messages, "LeakSanitizer has encountered a fatal error");
+        /* Keep the message of the second run, unless the first was a real
+         * finding and the second, slower one failed in another way. */
+        if (msg == NULL || tool_failure || (r->messages && strstr(r->messages, "Sanitizer"))) {
+            const char *why = r->messages != NULL ? r->messages : r->reason ? r->reason : "failed";
+            size_t len = strlen(why) + strlen(t->suite) + strlen(t->test) + 16;
+            free(msg);
+            if ((msg = malloc(len)) == NULL)
+                return -1;
+            snprintf(msg, len, "%s::%s: %s", t->suite, t->test, why);
+        }
+        if (attempt == 0 && !tool_failure && r->status != REPORT_FAIL)
+            break;   /* a timeout or a crash: no second look */
+    }
+    if (passed && attempt == 1 && msg != NULL && strstr(msg, "has encountered a fatal error") == NULL)
+        passed = 0;   /* a real finding the first time: it counts */
+    if (!passed && *first == NULL)
+        *first = msg;
+    else
+        free(msg);
+    return passed;
+}
+
+/* The memory check (rubric "memcheck"): every test that passed runs again
+ * with the student's code built with ASan, UBSan and LeakSanitizer. */
+static int grade_memcheck(struct grade_state *st)
+{
+    const struct rubric_memcheck *rm = st->r->memcheck;
+    struct report_memcheck m;
+    struct report_exercise tmp;
+    struct build_spec spec;
+    struct build_out out = { 0 };
+    char bindir[PATH_MAX], refdir[PATH_MAX], err[REPORT_ERR_LEN], why[1024] = "";
+    struct grade_mc_env e;
+    char *first = NULL;
+    size_t i;
+    int rc = 0;
+
+    if (rm == NULL)
+        return 0;
+    memset(&m, 0, sizeof(m));
+    for (i = 0; i < st->r->ntests; i++)
+        m.passed += st->ex->results[i].status == REPORT_OK;
+    if (!st->ctx->memcheck)
+        grade_fmt(why, sizeof(why), "--no-memcheck");
+    else if (st->ex->status != REPORT_EX_GRADED)
+        grade_fmt(why, sizeof(why), "the exercise was not graded");
+    else if (m.passed == 0)
+        grade_fmt(why, sizeof(why), "no test passes yet");
+    else if (grade_left(st) < 5)
+        grade_fmt(why, sizeof(why), "the grading budget ran out");
+    if (why[0] != '\0') {
+        m.reason = why;
+        return report_set_memcheck(st->ex, &m, err);
+    }
+    grade_progress(st, "the memory check (ASan, UBSan, LeakSanitizer)");
+    grade_build_spec(st, &spec, 0);
+    if (build_variant(&spec, BUILD_ASAN, &out) < 0)
+        return -1;
+    if (out.status != BUILD_OK) {
+        grade_fmt(why, sizeof(why), "the build with the sanitizers failed: %.300s",
+                  out.status == BUILD_REJECTED && out.reasons ? out.reasons : out.note);
+        build_out_clear(&out);
+        m.reason = why;
+        return report_set_memcheck(st->ex, &m, err);
+    }
+    build_out_clear(&out);
+    build_bindir(&spec, BUILD_ASAN, bindir, sizeof(bindir));
+    grade_build_spec(st, &spec, 1);
+    build_bindir(&spec, BUILD_TEST, refdir, sizeof(refdir));
+    memset(&e, 0, sizeof(e));
+    e.bindir = bindir;
+    e.refdir = refdir;
+    grade_fmt(e.lsan, sizeof(e.lsan), "LSAN_OPTIONS=suppressions=%s/harness/common/lsan.supp",
+              st->ctx->root);
+    snprintf(e.todo, sizeof(e.todo), "WB_TODO_FILES=");
+    for (i = 0; i < st->r->ntodo; i++)
+        snprintf(e.todo + strlen(e.todo), sizeof(e.todo) - strlen(e.todo), "%s%s", i ? " " : "",
+                 st->r->todo[i]);
+    if (grade_mc_setenv(st, &e, 0) < 0 || report_exercise_init(&tmp, st->r, err) < 0)
+        return grade_internal(st, "memory check", "environment") < 0 ? -1 : 0;
+    /* ASan reserves terabytes of address space: no RLIMIT_AS here. */
+    st->run_memory_mb = 0;
+    for (i = 0; i < st->r->ntests && rc >= 0; i++) {
+        if (st->ex->results[i].status != REPORT_OK)
+            continue;
+        if (grade_left(st) < 1) {
+            grade_fmt(why, sizeof(why), "the grading budget ran out during the check");
+            break;
+        }
+        rc = grade_memcheck_test(st, &e, &tmp, i, &first);
+        if (rc > 0)
+            m.clean++;
+    }
+    st->run_memory_mb = st->r->memory_mb;
+    report_exercise_clear(&tmp);
+    if (rc >= 0) {
+        m.checked = why[0] == '\0';
+        m.score = m.checked ? rm->points * m.clean / (int)st->r->ntests : 0;
+        m.reason = first != NULL ? first : why[0] ? why : NULL;
+        rc = report_set_memcheck(st->ex, &m, err);
+    }
+    free(first);
     return rc;
 }
 
@@ -863,7 +1056,15 @@ static int grade_coverage(struct grade_state *st)
     struct report_coverage c;
     char why[512] = "", err[REPORT_ERR_LEN];
 
+    size_t i, passed = 0;
+
     if (!st->ctx->coverage)
+        return 0;
+    /* While no test passes, a coverage figure says nothing useful (the
+     * tests stop at your first TODO): it is left out. */
+    for (i = 0; i < st->r->ntests; i++)
+        passed += st->ex->results[i].status == REPORT_OK;
+    if (passed == 0)
         return 0;
     memset(&c, 0, sizeof(c));
     c.asked = 1;
@@ -890,6 +1091,7 @@ static int grade_prepare(struct grade_state *st)
     int budget = st->ctx->exercise_budget_s > 0 ? st->ctx->exercise_budget_s : st->r->budget_s;
 
     st->deadline = build_now() + budget;
+    st->run_memory_mb = st->r->memory_mb;
     if (st->ctx->deadline > 0 && st->ctx->deadline < st->deadline)
         st->deadline = st->ctx->deadline;
     if (grade_fmt(st->dir, sizeof(st->dir), "%s/%s", st->ctx->out, st->r->id) < 0 ||
@@ -948,7 +1150,7 @@ int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
         goto out;
     rc = grade_steps(st);
     if (rc == 1)
-        rc = grade_timing(st);
+        rc = grade_memcheck(st) < 0 ? -1 : grade_timing(st);
     if (rc >= 0 && grade_coverage(st) < 0)
         rc = -1;
 

@@ -16,9 +16,17 @@
  *   5. each test alone, `<judge> --filter=<suite>/<test> --json=... -j1`,
  *      in its own process group, under rlimits, a wall-clock timeout and an
  *      output cap, in an emptied scratch folder; the judge finds the
- *      subjects through WB_SUBJECT_DIR and runs them as WB_SUBJECT_UID.
+ *      subjects through WB_SUBJECT_DIR and runs them as WB_SUBJECT_UID,
+ *      with the run's CPU limit (WB_SUBJECT_CPU_S: a subject could not
+ *      raise the judge's hard limit to the harness's default).
  *      Tests run group by group; a test whose required groups did not all
  *      pass is not run and scores 0;
+ *   5b. the memory check (rubric "memcheck"): the tests that passed run
+ *      again with the subjects built with ASan, UBSan and LeakSanitizer
+ *      (the asan variant, in the same sandbox); its points are in
+ *      proportion to the rubric's tests still passing there, and the report
+ *      shows the first failure with the sanitizer's first error and its
+ *      place in the student's file;
  *   6. the timing criterion when every test passed (timing.h): the bench
  *      variant of the submission against the reference's, measured by the
  *      exercise's timing judge;
@@ -59,6 +67,7 @@ struct grade_ctx {
     int static_check;        /* 0: --no-static-check (maintainers) */
     int timing;              /* 0: --no-timing */
     int coverage;            /* 0: --no-coverage */
+    int memcheck;            /* 0: --no-memcheck */
     int progress;            /* print progress lines on stderr */
     double deadline;         /* the submission's budget ends (build_now()
                                 clock); 0: none */

@@ -46,7 +46,7 @@ struct grader_opts {
     int has_expect, expect;
     int has_min, min;
     int jobs;
-    int quiet, ci, no_timing, no_static, no_coverage;
+    int quiet, ci, no_timing, no_static, no_coverage, no_memcheck;
     int write_manifest, check_manifest;
     int trusted_built;      /* --trusted-built: ROOT/build is ready */
     int keep_workbooks;     /* --keep-workbooks (batch) */
@@ -83,6 +83,7 @@ static const struct grader_flag grader_flags[] = {
     { "--ci", offsetof(struct grader_opts, ci) },
     { "--no-timing", offsetof(struct grader_opts, no_timing) },
     { "--no-coverage", offsetof(struct grader_opts, no_coverage) },
+    { "--no-memcheck", offsetof(struct grader_opts, no_memcheck) },
     { "--no-static-check", offsetof(struct grader_opts, no_static) },
     { "--write-manifest", offsetof(struct grader_opts, write_manifest) },
     { "--check-manifest", offsetof(struct grader_opts, check_manifest) },
@@ -138,6 +139,7 @@ static void grader_usage(FILE *out)
 "                        ROOT/solutions)\n"
 "  --no-timing           skip the timing criteria (quick local runs)\n"
 "  --no-coverage         skip measuring the line coverage of the TODO files\n"
+"  --no-memcheck         skip the memory check (0 of its points)\n"
 "  --expect-score N      exit 1 unless the score is exactly N\n"
 "  --min-score N         exit 1 if the score is below N\n"
 "  --submission-root DIR the checkout whose protected files are compared\n"
@@ -585,7 +587,7 @@ static int grader_grade_all(struct grader *g)
     struct grade_ctx ctx = { g->root, g->submission, g->out, g->build,
                              g->reference, g->ref_prebuilt, g->ref_build,
                              !g->opts.no_static, !g->opts.no_timing, !g->opts.no_coverage,
-                             !g->opts.quiet && isatty(STDERR_FILENO),
+                             !g->opts.no_memcheck, !g->opts.quiet && isatty(STDERR_FILENO),
                              g->opts.budget > 0 ? build_now() + g->opts.budget : 0,
                              g->opts.exercise_budget,
                              g->opts.has_uid ? (unsigned)g->opts.subject_uid : 64000u };
@@ -668,6 +670,8 @@ static int grader_finish(struct grader *g, double start)
 
     for (i = 0; !g->opts.quiet && i < g->count; i++)
         report_print_exercise(stdout, &g->exercises[i], colour);
+    if (!g->opts.quiet)
+        report_print_next_step(stdout, &run, colour);
     report_print_warning(g->opts.quiet ? stderr : stdout, g->warning,
                          colour && !g->opts.quiet);
     written = report_write_files(&run, err) == 0;
@@ -701,6 +705,8 @@ static void grader_child_args(const struct grader_opts *o, const char **args)
         args[k++] = "--no-timing";
     if (o->no_coverage)
         args[k++] = "--no-coverage";
+    if (o->no_memcheck)
+        args[k++] = "--no-memcheck";
     if (o->no_static)
         args[k++] = "--no-static-check";
     if (o->budget > 0) {

@@ -524,6 +524,8 @@ static void report_sum(struct report_exercise *ex)
         ex->score += ex->results[i].score;
     if (ex->rubric->timing != NULL)
         ex->score += ex->timing.score;
+    if (ex->rubric->memcheck != NULL)
+        ex->score += ex->memcheck.score;
 }
 
 int report_score_test(struct report_exercise *ex, size_t idx,
@@ -616,6 +618,38 @@ int report_set_timing(struct report_exercise *ex,
     return 0;
 }
 
+int report_set_memcheck(struct report_exercise *ex, const struct report_memcheck *m,
+                        char err[REPORT_ERR_LEN])
+{
+    char *reason = NULL;
+
+    if (m->reason != NULL && (reason = strdup(m->reason)) == NULL) {
+        report_seterr(err, "out of memory");
+        return -1;
+    }
+    free(ex->memcheck.reason);
+    ex->memcheck = *m;
+    ex->memcheck.reason = reason;
+    report_sum(ex);
+    return 0;
+}
+
+void report_memcheck_text(const struct report_exercise *ex, char *buf, size_t len)
+{
+    const struct report_memcheck *m = &ex->memcheck;
+
+    if (!m->checked)
+        snprintf(buf, len, "not checked: %s", m->reason ? m->reason : "unknown reason");
+    else if (m->clean == m->passed)
+        snprintf(buf, len, "the %d test%s that pass%s also pass%s with ASan, UBSan and "
+                 "LeakSanitizer watching", m->passed, m->passed == 1 ? "" : "s",
+                 m->passed == 1 ? "es" : "", m->passed == 1 ? "es" : "");
+    else
+        snprintf(buf, len, "%d of the %d tests that pass fail%s under ASan, UBSan or "
+                 "LeakSanitizer: %s", m->passed - m->clean, m->passed,
+                 m->passed - m->clean == 1 ? "s" : "", m->reason ? m->reason : "");
+}
+
 int report_all_passed(const struct report_exercise *ex)
 {
     size_t i;
@@ -656,6 +690,7 @@ void report_exercise_clear(struct report_exercise *ex)
     }
     free(ex->results);
     free(ex->timing.reason);
+    free(ex->memcheck.reason);
     free(ex->coverage.reason);
     free(ex->note);
     free(ex->log_path);
@@ -685,6 +720,11 @@ int report_fail_all(struct report_exercise *ex, enum report_ex_status ex_status,
     memset(&ex->timing, 0, sizeof(ex->timing));
     if (ex->rubric->timing != NULL &&
         report_set_string(&ex->timing.reason, REPORT_WHY_NO_TIMING) < 0)
+        goto oom;
+    free(ex->memcheck.reason);
+    memset(&ex->memcheck, 0, sizeof(ex->memcheck));
+    if (ex->rubric->memcheck != NULL &&
+        report_set_string(&ex->memcheck.reason, "no test ran") < 0)
         goto oom;
     if (ex->status != REPORT_EX_ERROR)
         ex->status = ex_status;
@@ -772,8 +812,8 @@ void report_timing_text(const struct report_exercise *ex, char *buf,
     int n = 0;
 
     if (t->measured)
-        n = snprintf(buf, len, "yours %.1f ms, reference %.1f ms (median "
-                     "of %d), ratio %.2f", t->sub_ms, t->ref_ms, t->rounds,
+        n = snprintf(buf, len, "yours %.1f ms, reference %.1f ms (medians of %d runs "
+                     "in turns), ratio %.2f", t->sub_ms, t->ref_ms, t->rounds,
                      t->ratio);
     if (n < 0 || (size_t)n >= len)
         return;
@@ -817,7 +857,7 @@ void report_print_lines(FILE *out, const char *indent, const char *text,
 }
 
 static void report_print_test(FILE *out, const struct report_exercise *ex,
-                              size_t i, const struct report_style *st)
+                              size_t i, int brief, const struct report_style *st)
 {
     const struct report_result *res = &ex->results[i];
     const struct rubric_test *t = &ex->rubric->tests[i];
@@ -827,7 +867,7 @@ static void report_print_test(FILE *out, const struct report_exercise *ex,
     fprintf(out, "  %s%-9s%s %s  %s\n",
             res->status == REPORT_OK ? st->green : st->red,
             report_status_name(res->status), st->reset, pts, t->title);
-    if (res->status == REPORT_OK)
+    if (res->status == REPORT_OK || brief)
         return;
     if (res->reason != NULL)
         report_print_lines(out, REPORT_INDENT, res->reason, 0);
@@ -852,6 +892,26 @@ static void report_print_timing(FILE *out, const struct report_exercise *ex,
     fprintf(out, "  %s%-9s%s %s  %s: %s\n",
             ex->timing.score == rt->points ? st->green : st->red, "TIMING",
             st->reset, pts, rt->title, text);
+}
+
+static void report_print_memcheck(FILE *out, const struct report_exercise *ex,
+                                  const struct report_style *st)
+{
+    const struct rubric_memcheck *rm = ex->rubric->memcheck;
+    char pts[32], text[1024];
+
+    if (rm == NULL)
+        return;
+    snprintf(pts, sizeof(pts), "%d/%d", ex->memcheck.score, rm->points);
+    report_memcheck_text(ex, text, sizeof(text));
+    fprintf(out, "  %s%-9s%s %s  %s: ", ex->memcheck.score == rm->points ? st->green : st->red,
+            "MEMCHECK", st->reset, pts, rm->title);
+    /* The first line inline, the rest (a sanitizer's report) indented. */
+    fprintf(out, "%.*s\n", (int)strcspn(text, "\n"), text);
+    if (strchr(text, '\n') != NULL)
+        report_print_lines(out, REPORT_INDENT, strchr(text, '\n') + 1, REPORT_SHOWN_LINES + 2);
+    if (ex->memcheck.score < rm->points && rm->hint != NULL && ex->memcheck.checked)
+        fprintf(out, "%shint: %s\n", REPORT_INDENT, rm->hint);
 }
 
 static void report_print_notes(FILE *out, const struct report_exercise *ex,
@@ -884,8 +944,22 @@ void report_print_exercise(FILE *out, const struct report_exercise *ex,
     fprintf(out, "%s== %s: %s ==%s\n", st.bold, ex->rubric->exdir,
             ex->rubric->title, st.reset);
     report_print_notes(out, ex, &st);
+    /* While no test passes, the details of the first failure are enough:
+     * the others fail for the same reason, a TODO not written yet. */
+    size_t passed = 0, shown = 0;
     for (i = 0; i < ex->rubric->ntests; i++)
-        report_print_test(out, ex, i, &st);
+        passed += ex->results[i].status == REPORT_OK;
+    for (i = 0; i < ex->rubric->ntests; i++) {
+        int failed_run = ex->results[i].status == REPORT_FAIL ||
+                         ex->results[i].status == REPORT_TIMEOUT ||
+                         ex->results[i].status == REPORT_CRASH;
+        report_print_test(out, ex, i, passed == 0 && failed_run && shown > 0, &st);
+        shown += failed_run;
+    }
+    if (passed == 0 && shown > 1)
+        fprintf(out, "  (no test passes yet: the details of the first failure only; make %s "
+                "shows them all)\n", ex->rubric->id);
+    report_print_memcheck(out, ex, &st);
     report_print_timing(out, ex, &st);
     if (ex->coverage.asked) {
         char text[512];
@@ -896,6 +970,43 @@ void report_print_exercise(FILE *out, const struct report_exercise *ex,
             ex->rubric->max_score, st.reset);
 }
 
+
+void report_print_next_step(FILE *out, const struct report_run *run, int colour)
+{
+    struct report_style st = report_style_for(colour);
+
+    for (size_t e = 0; e < run->count; e++) {
+        const struct report_exercise *ex = &run->exercises[e];
+        const struct rubric *r = ex->rubric;
+        if (ex->score >= r->max_score || ex->status == REPORT_EX_ERROR)
+            continue;
+        fprintf(out, "%sNext step%s (%s, %d/%d):\n", st.bold, st.reset, r->exdir, ex->score,
+                r->max_score);
+        if (ex->status != REPORT_EX_GRADED) {
+            fprintf(out, "  make it %s first: see the message under its heading above\n",
+                    ex->status == REPORT_EX_REJECTED ? "pass the static check" : "compile");
+            return;
+        }
+        for (size_t i = 0; i < r->ntests; i++) {
+            const struct rubric_test *t = &r->tests[i];
+            if (ex->results[i].status == REPORT_OK)
+                continue;
+            fprintf(out, "  the first test that does not pass: %s (%s::%s)\n", t->title, t->suite,
+                    t->test);
+            if (t->hint != NULL)
+                fprintf(out, "  read: %s\n", t->hint);
+            fprintf(out, "  run it alone: make %s TEST=%s::%s\n", r->id, t->suite, t->test);
+            return;
+        }
+        if (r->memcheck != NULL && ex->memcheck.score < r->memcheck->points) {
+            fprintf(out, "  every test passes; the memory check does not: see its line above%s%s\n",
+                    r->memcheck->hint ? ", and " : "", r->memcheck->hint ? r->memcheck->hint : "");
+            return;
+        }
+        fprintf(out, "  every test passes; the timing does not yet: see its line above\n");
+        return;
+    }
+}
 
 void report_print_warning(FILE *out, const char *text, int colour)
 {

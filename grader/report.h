@@ -62,6 +62,17 @@ struct report_timing {
                        was not measured; NULL when none */
 };
 
+/* The memory check of an exercise (rubric->memcheck): the tests that
+ * passed, run again with the code built with ASan, UBSan and LSan. */
+struct report_memcheck {
+    int checked;    /* the check ran (clean/passed are valid) */
+    int score;
+    int passed;     /* tests that passed, so were run again */
+    int clean;      /* of those, the ones still passing under the sanitizers */
+    char *reason;   /* why it was not checked, or the first problem (the
+                       test and its message); NULL when none */
+};
+
 /* Line coverage of the submission's TODO files by the exercise's tests. */
 struct report_coverage {
     int asked;      /* the grader was asked to measure it */
@@ -77,6 +88,7 @@ struct report_exercise {
     enum report_ex_status status;
     struct report_result *results; /* rubric->ntests entries, same order */
     struct report_timing timing;   /* used when rubric->timing != NULL */
+    struct report_memcheck memcheck; /* used when rubric->memcheck != NULL */
     struct report_coverage coverage; /* no points: information */
     char *note;      /* exercise-level explanation; NULL when none */
     char *log_path;  /* log the note refers to; NULL when none */
@@ -169,6 +181,16 @@ int report_set_timing(struct report_exercise *ex,
 int report_add_info(struct report_exercise *ex, const char *msg,
                     char err[REPORT_ERR_LEN]);
 
+/*
+ * Records the memory check: *m is copied (its reason too) and ex->score
+ * updated. m->score must not exceed the rubric's points.
+ */
+int report_set_memcheck(struct report_exercise *ex, const struct report_memcheck *m,
+                        char err[REPORT_ERR_LEN]);
+
+/* The one-line description of the memory check of ex. */
+void report_memcheck_text(const struct report_exercise *ex, char *buf, size_t len);
+
 /* Records a grading error (rubric bug); ex->status becomes ERROR. */
 int report_add_error(struct report_exercise *ex, const char *msg,
                      char err[REPORT_ERR_LEN]);
@@ -186,6 +208,13 @@ void report_totals(const struct report_run *run, int *score, int *max_score);
  */
 void report_print_exercise(FILE *out, const struct report_exercise *ex,
                            int colour);
+
+/*
+ * Writes where to start: the first test that did not pass in the first
+ * exercise that is not complete, its hint, and the command that runs it
+ * alone.  Nothing when every exercise is complete.
+ */
+void report_print_next_step(FILE *out, const struct report_run *run, int colour);
 
 /* Writes the warning block text (when not NULL) framed for the terminal. */
 void report_print_warning(FILE *out, const char *text, int colour);

@@ -121,7 +121,7 @@ static json_t *report_json_timing(const struct report_exercise *ex,
 
     snprintf(name, sizeof(name), "%s \xc2\xb7 %s", ex->rubric->id, rt->title);
     snprintf(number, sizeof(number), "%zu.%zu", exi + 1,
-             ex->rubric->ntests + 1);
+             ex->rubric->ntests + 1 + (ex->rubric->memcheck != NULL));
     report_timing_text(ex, text, sizeof(text));
     return json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:[s,s], s:s, "
                      "s:o}",
@@ -132,6 +132,26 @@ static json_t *report_json_timing(const struct report_exercise *ex,
                      "tags", ex->rubric->id, "timing", "visibility",
                      "visible", "timing",
                      report_json_timing_data(&ex->timing));
+}
+
+/* The memory check as one more Gradescope test (numbered after the tests,
+ * before the timing). */
+static json_t *report_json_memcheck(const struct report_exercise *ex, size_t exi)
+{
+    const struct rubric_memcheck *rm = ex->rubric->memcheck;
+    char name[512], number[48], text[REPORT_TEXT_LEN];
+    int full = ex->memcheck.score == rm->points;
+
+    snprintf(name, sizeof(name), "%s \xc2\xb7 %s", ex->rubric->id, rm->title);
+    snprintf(number, sizeof(number), "%zu.%zu", exi + 1, ex->rubric->ntests + 1);
+    report_memcheck_text(ex, text, sizeof(text));
+    return json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:[s,s], s:s, s:{s:b, s:i, s:i}}",
+                     "name", name, "number", number, "score", ex->memcheck.score,
+                     "max_score", rm->points, "status", full ? "passed" : "failed",
+                     "result", full ? "OK" : "FAIL", "output", text, "tags", ex->rubric->id,
+                     "memcheck", "visibility", "visible", "memcheck", "checked",
+                     ex->memcheck.checked, "tests_run", ex->memcheck.passed, "tests_clean",
+                     ex->memcheck.clean);
 }
 
 /* Text of an exercise for results.json: grading errors, note, log tail. */
@@ -229,6 +249,9 @@ static int report_json_fill(const struct report_run *run, json_t *tests,
         for (j = 0; j < ex->rubric->ntests; j++)
             if (json_array_append_new(tests, report_json_test(ex, i, j)) < 0)
                 return -1;
+        if (ex->rubric->memcheck != NULL &&
+            json_array_append_new(tests, report_json_memcheck(ex, i)) < 0)
+            return -1;
         if (ex->rubric->timing != NULL &&
             json_array_append_new(tests, report_json_timing(ex, i)) < 0)
             return -1;
@@ -301,6 +324,13 @@ static void report_md_exercise(FILE *out, const struct report_exercise *ex)
         report_md_row(out, ex->rubric->id, ex->rubric->tests[i].title,
                       report_status_name(ex->results[i].status),
                       ex->results[i].score, ex->rubric->tests[i].points);
+    if (ex->rubric->memcheck != NULL) {
+        report_memcheck_text(ex, detail, sizeof(detail));
+        detail[strcspn(detail, "\n")] = '\0';
+        snprintf(text, sizeof(text), "%s: %s", ex->rubric->memcheck->title, detail);
+        report_md_row(out, ex->rubric->id, text, "MEMCHECK", ex->memcheck.score,
+                      ex->rubric->memcheck->points);
+    }
     if (rt == NULL)
         return;
     report_timing_text(ex, detail, sizeof(detail));
@@ -473,6 +503,17 @@ static void report_xml_timing(FILE *out, const struct report_exercise *ex)
                     rt->points, ex->timing.score < rt->points ? text : NULL);
 }
 
+static void report_xml_memcheck(FILE *out, const struct report_exercise *ex)
+{
+    const struct rubric_memcheck *rm = ex->rubric->memcheck;
+    char classname[512], text[REPORT_TEXT_LEN];
+
+    snprintf(classname, sizeof(classname), "%s.memcheck", ex->rubric->exdir);
+    report_memcheck_text(ex, text, sizeof(text));
+    report_xml_case(out, classname, rm->title, "MEMCHECK", ex->memcheck.score, rm->points,
+                    ex->memcheck.score < rm->points ? text : NULL);
+}
+
 static size_t report_xml_failures(const struct report_exercise *ex)
 {
     size_t i, n = 0;
@@ -481,12 +522,15 @@ static size_t report_xml_failures(const struct report_exercise *ex)
         n += ex->results[i].status != REPORT_OK;
     if (ex->rubric->timing != NULL)
         n += ex->timing.score < ex->rubric->timing->points;
+    if (ex->rubric->memcheck != NULL)
+        n += ex->memcheck.score < ex->rubric->memcheck->points;
     return n;
 }
 
 static int report_xml_suite(FILE *out, const struct report_exercise *ex)
 {
-    size_t i, n = ex->rubric->ntests + (ex->rubric->timing != NULL);
+    size_t i, n = ex->rubric->ntests + (ex->rubric->timing != NULL) +
+                  (ex->rubric->memcheck != NULL);
 
     fprintf(out, "  <testsuite name=\"");
     report_xml_text(out, ex->rubric->exdir);
@@ -495,6 +539,8 @@ static int report_xml_suite(FILE *out, const struct report_exercise *ex)
     for (i = 0; i < ex->rubric->ntests; i++)
         if (report_xml_test(out, ex, i) < 0)
             return -1;
+    if (ex->rubric->memcheck != NULL)
+        report_xml_memcheck(out, ex);
     if (ex->rubric->timing != NULL)
         report_xml_timing(out, ex);
     if (ex->note != NULL || ex->errors != NULL) {

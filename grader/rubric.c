@@ -19,7 +19,7 @@
 
 static const char *const rubric_top_keys[] = {
     "exercise", "title", "timeout_s", "memory_mb", "jobs", "budget_s", "todo", "symbols",
-    "groups", "tests", "timing", NULL
+    "groups", "tests", "timing", "memcheck", NULL
 };
 
 static const char *const rubric_test_keys[] = {
@@ -32,6 +32,10 @@ static const char *const rubric_symbols_keys[] = {
 
 static const char *const rubric_group_keys[] = {
     "name", "title", "requires", NULL
+};
+
+static const char *const rubric_memcheck_keys[] = {
+    "title", "points", "hint", NULL
 };
 
 static const char *const rubric_timing_keys[] = {
@@ -558,6 +562,24 @@ static int rubric_parse_timing(struct rubric_ctx *ctx, json_t *obj,
     return rubric_parse_bands(ctx, json_object_get(obj, "bands"), t);
 }
 
+static int rubric_parse_memcheck(struct rubric_ctx *ctx, json_t *obj, struct rubric *r)
+{
+    struct rubric_memcheck *m;
+
+    if (obj == NULL)
+        return 0;
+    snprintf(ctx->where, sizeof(ctx->where), "memcheck");
+    if (rubric_check_keys(ctx, obj, rubric_memcheck_keys) < 0)
+        return -1;
+    if ((m = r->memcheck = calloc(1, sizeof(*m))) == NULL)
+        return rubric_fail(ctx, "out of memory reading", "memcheck");
+    if (rubric_get_string(ctx, obj, "title", 1, &m->title) < 0 ||
+        rubric_get_string(ctx, obj, "hint", 0, &m->hint) < 0 ||
+        rubric_get_int(ctx, obj, "points", 1, RUBRIC_MAX_POINTS, -1, &m->points) < 0)
+        return -1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Tests and top level                                                 */
 /* ------------------------------------------------------------------ */
@@ -644,9 +666,11 @@ static int rubric_parse_top(struct rubric_ctx *ctx, json_t *root,
     if (rubric_parse_symbols(ctx, json_object_get(root, "symbols"), r) < 0 ||
         rubric_parse_groups(ctx, json_object_get(root, "groups"), r) < 0 ||
         rubric_parse_tests(ctx, json_object_get(root, "tests"), r) < 0 ||
-        rubric_parse_timing(ctx, json_object_get(root, "timing"), r) < 0)
+        rubric_parse_timing(ctx, json_object_get(root, "timing"), r) < 0 ||
+        rubric_parse_memcheck(ctx, json_object_get(root, "memcheck"), r) < 0)
         return -1;
-    r->max_score = r->test_points + (r->timing ? r->timing->points : 0);
+    r->max_score = r->test_points + (r->timing ? r->timing->points : 0) +
+                   (r->memcheck ? r->memcheck->points : 0);
     return 0;
 }
 
@@ -752,6 +776,11 @@ void rubric_free(struct rubric *r)
     rubric_free_strings(r->todo, r->ntodo);
     rubric_free_symbols(r->symbols);
     rubric_free_timing(r->timing);
+    if (r->memcheck != NULL) {
+        free(r->memcheck->title);
+        free(r->memcheck->hint);
+        free(r->memcheck);
+    }
     free(r->path);
     free(r->exdir);
     free(r->id);

@@ -55,9 +55,14 @@
  *       "points": 4,
  *       "bands": [ {"max_ratio": 1.5, "points": 4},
  *                  {"max_ratio": 2.5, "points": 2} ]
- *     }                                max_ratio increasing, points not
+ *     },                               max_ratio increasing, points not
  *                                      increasing, bands[0].points ==
  *                                      points
+ *     "memcheck": {                    optional: the tests that pass run
+ *       "title": "...",                again with the code built with ASan,
+ *       "points": 3,                   UBSan and LeakSanitizer; points in
+ *       "hint": "docs/..."             proportion to the tests still clean
+ *     }                                (grade.h)
  *   }
  *
  * Error convention: functions returning int return 0 on success and -1 on
@@ -118,6 +123,13 @@ struct rubric_timing {
     size_t nbands;     /* >= 1 */
 };
 
+/* The memory check (grade.h). */
+struct rubric_memcheck {
+    char *title;
+    char *hint;        /* NULL when absent */
+    int points;
+};
+
 /* A symbol pattern: a name, or a prefix followed by '*'. */
 struct rubric_symbols {
     char **exports;    /* global symbols the TODO files may define */
@@ -145,8 +157,9 @@ struct rubric {
     struct rubric_test *tests;
     size_t ntests;  /* >= 1 */
     struct rubric_timing *timing;   /* NULL: no timing criterion */
+    struct rubric_memcheck *memcheck; /* NULL: no memory check */
     int test_points; /* sum of the tests' points */
-    int max_score;   /* test_points + timing points */
+    int max_score;   /* test_points + timing and memcheck points */
 };
 
 /*

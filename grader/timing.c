@@ -19,6 +19,7 @@
 #define TIMING_CAPTURE_BYTES 65536
 #define TIMING_KILL_BYTES (16UL * 1024 * 1024)
 #define TIMING_MAX_RUNS 9
+#define TIMING_MAX_ENV 32
 
 /* One run's figures. */
 struct timing_run {
@@ -152,14 +153,24 @@ static int timing_run(const struct timing_spec *spec, int k, struct timing_run *
     double left = spec->deadline > 0 ? spec->deadline - timing_now() : 1e9;
     struct runner_spec rs;
     struct runner_result res;
-    char rerr[RUNNER_ERR_LEN];
+    char rerr[RUNNER_ERR_LEN], cpu[48];
+    const char *env[TIMING_MAX_ENV + 2];
+    size_t n = 0;
 
     if (left < timeout)
         timeout = left < 1 ? 1 : (int)left;
     snprintf(rounds, sizeof(rounds), "%d", r->timing->rounds);
     snprintf(log, sizeof(log), "%s/bench-%d.log", spec->logdir, k + 1);
+    /* The subjects' CPU limit is the run's (see grade.c). */
+    while (n < TIMING_MAX_ENV && spec->set_env != NULL && spec->set_env[n] != NULL) {
+        env[n] = spec->set_env[n];
+        n++;
+    }
+    snprintf(cpu, sizeof(cpu), "WB_SUBJECT_CPU_S=%d", timeout);
+    env[n++] = cpu;
+    env[n] = NULL;
     rs = (struct runner_spec){ argv, spec->scratch, log, timeout, timeout, 1, spec->unset_env,
-                               spec->set_env, r->memory_mb, &cap };
+                               env, r->memory_mb, &cap };
     if (runner_run(&rs, &res, rerr) < 0) {
         timing_seterr(err, TIMING_ERR_LEN, "cannot run %s: %s", spec->bench, rerr);
         return -1;

@@ -88,6 +88,34 @@ json_int_t judge_send(struct subj *s, json_t *job)
     return id;
 }
 
+/* Is this stack frame line (" #4 0x... in fetch_start /path/ex01.c:123")
+ * in one of the student's files: a name of WB_TODO_FILES (the grader sets
+ * it), else anything under skeletons/ or solutions/? */
+static int judge_frame_is_students(const char *line, size_t len)
+{
+    const char *todo = getenv("WB_TODO_FILES");
+    char name[128];
+
+    if (todo == NULL || todo[0] == '\0') {
+        for (size_t i = 0; i + 10 <= len; i++)
+            if (memcmp(line + i, "skeletons/", 10) == 0 || memcmp(line + i, "solutions/", 10) == 0)
+                return 1;
+        return 0;
+    }
+    while (*todo != '\0') {
+        size_t k = strcspn(todo, " ");
+        if (k > 0 && k + 2 < sizeof(name)) {
+            snprintf(name, sizeof(name), "/%.*s:", (int)k, todo);
+            size_t n = strlen(name);
+            for (size_t i = 0; i + n <= len; i++)
+                if (memcmp(line + i, name, n) == 0)
+                    return 1;
+        }
+        todo += k + (todo[k] == ' ');
+    }
+    return 0;
+}
+
 /* Sanitizer reports: the first error line and the first frame in the
  * student's files, for the failure message. */
 static void judge_sanitizer_summary(struct subj *s, char *buf, size_t len)
@@ -103,20 +131,23 @@ static void judge_sanitizer_summary(struct subj *s, char *buf, size_t len)
     buf[0] = '\0';
     if (err == NULL)
         return;
-    /* The first stack frame after it that is not in a library. */
-    for (const char *p = err; (p = strstr(p, " in ")) != NULL; p += 4) {
-        const char *eol = strchr(p, '\n');
-        const char *slash = strstr(p, "skeletons/");
-        if (slash == NULL || (eol != NULL && slash > eol))
-            slash = strstr(p, "solutions/");
-        if (slash != NULL && (eol == NULL || slash < eol)) {
-            frame = p + 4;
+    /* The first stack frame after it that is in the student's code. */
+    for (const char *p = err; *p != '\0'; ) {
+        size_t n = strcspn(p, "\n");
+        const char *in = strstr(p, " in ");
+        if (in != NULL && in < p + n && judge_frame_is_students(p, n)) {
+            frame = in + 4;
             break;
         }
+        p += n + (p[n] == '\n');
     }
-    snprintf(buf, len, "\n  %.*s%s%.*s", (int)strcspn(err, "\n"), err,
+    snprintf(buf, len, "\n  %.*s%s%.*s%s", (int)strcspn(err, "\n"), err,
              frame ? "\n  first place in your code: " : "",
-             frame ? (int)strcspn(frame, "\n") : 0, frame ? frame : "");
+             frame ? (int)strcspn(frame, "\n") : 0, frame ? frame : "",
+             strstr(err, "LeakSanitizer") != NULL
+                 ? "\n  (memory allocated there is never freed: who frees it, and when? "
+                   "docs/en/course.md#create_task-as-fire-and-forget-who-frees-it)"
+                 : "");
 }
 
 json_t *judge_answer(struct subj *s, json_int_t id, double timeout_ms, const char *what,
