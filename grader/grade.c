@@ -255,6 +255,34 @@ static int grade_env(struct grade_state *st, const char *subjects, const char *r
     return 0;
 }
 
+/*
+ * Criterion's runner listens on /tmp/criterion_<pid>.sock (a path fixed in
+ * libcriterion) and removes it when it ends normally.  A judge the runner
+ * killed (time-out, budget, output cap) leaves it behind, and a later judge
+ * that gets the same pid but may not remove the file (another uid's, in
+ * the sticky /tmp) dies at its start: "Could not initialize the message
+ * server".  So the grader removes what its own judges leave, and runs a
+ * judge that died that way again (with a new pid).
+ */
+#define GRADE_SOCKET_TRIES 3
+
+static void grade_forget_socket(long pid)
+{
+    char path[64];
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "/tmp/criterion_%ld.sock", pid);
+    if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode) && sb.st_uid == geteuid())
+        unlink(path);
+}
+
+static int grade_socket_clash(const struct runner_capture *cap)
+{
+    static const char msg[] = "Could not initialize the message server";
+
+    return cap->len > 0 && memmem(cap->buf, cap->len, msg, sizeof(msg) - 1) != NULL;
+}
+
 /* Runs argv (the judge) under the isolation of a test, within the budget.
  * *cut is set when the budget shortened the run. */
 static int grade_run_isolated(struct grade_state *st, const char *const *argv,
@@ -290,9 +318,13 @@ static int grade_run_isolated(struct grade_state *st, const char *const *argv,
     cap->buf = st->capbuf;
     cap->size = GRADE_OUTPUT_CAP;
     cap->kill_after = GRADE_OUTPUT_KILL;
-    if (runner_clear_dir(st->scratch, err) < 0)
-        return -1;
-    return runner_run(&spec, res, err);
+    for (int attempt = 1;; attempt++) {
+        if (runner_clear_dir(st->scratch, err) < 0 || runner_run(&spec, res, err) < 0)
+            return -1;
+        grade_forget_socket(res->pid);
+        if (attempt >= GRADE_SOCKET_TRIES || !grade_socket_clash(cap))
+            return 0;
+    }
 }
 
 /* Explains a run that did not end normally; empty when it did. */

@@ -617,6 +617,7 @@ int runner_run(const struct runner_spec *spec, struct runner_result *res,
         goto err;
     }
     runner_fill_result(res, st.wstatus, st.timed_out);
+    res->pid = (long)st.pid;
     rc = 0;
 
 err:

@@ -79,6 +79,7 @@ enum runner_outcome {
 struct runner_result {
     enum runner_outcome outcome;
     int status;
+    long pid;      /* the child's process id (gone by the time it returns) */
     double wall_s; /* wall-clock duration */
     double cpu_s;  /* user+system CPU of all processes reaped meanwhile */
 };

@@ -169,6 +169,19 @@ json_t *judge_answer(struct subj *s, json_int_t id, double timeout_ms, const cha
     return NULL;
 }
 
+void judge_no_answer(struct subj *s, double waited_ms, const char *what, const char *hint)
+{
+    char san[600];
+
+    if (subj_exit_status(s) == NULL && subj_error(s)[0] == '\0')
+        cr_assert_fail("%s: no answer within %.0f ms: your code did not return (is it still a "
+                       "TODO, or does it wait for an event that never comes?)%s%s%s", what,
+                       waited_ms, hint ? hint : "", judge_output(s), judge_rerun());
+    judge_sanitizer_summary(s, san, sizeof(san));
+    cr_assert_fail("%s: %s%s%s%s%s", what, subj_error(s)[0] ? subj_error(s) : "the subject ended",
+                   san, hint ? hint : "", judge_output(s), judge_rerun());
+}
+
 json_t *judge_call(struct subj *s, json_t *job, double timeout_ms, const char *what,
                    const char *hint)
 {

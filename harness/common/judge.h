@@ -47,6 +47,13 @@ json_t *judge_answer(struct subj *s, json_int_t id, double timeout_ms, const cha
                      const char *hint);
 
 /*
+ * Fails the test for a job that got no answer within waited_ms (a caller
+ * that waits in slices, checking other things meanwhile, calls this at the
+ * end), or for a subject that ended meanwhile (then the message says how).
+ */
+void judge_no_answer(struct subj *s, double waited_ms, const char *what, const char *hint);
+
+/*
  * Stops the subject (job channel closed, SIGTERM, grace_ms, SIGKILL) and
  * fails the test unless it exited with status 0: a crash, a sanitizer's
  * report (the first error, with its place in the student's files) or a

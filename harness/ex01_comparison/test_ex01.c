@@ -193,7 +193,7 @@ static double call(json_t *job, const char *name, double max_ms, int expect_requ
                     name, NOTHING_STARTED_MS, judge_output(subject), judge_rerun());
     }
     if (answer == NULL)
-        judge_answer(subject, id, 0, name, HINT);       /* fails: no answer in time */
+        judge_no_answer(subject, fx_now_ms() - t0, name, HINT);
     return fx_now_ms() - t0;
 }
 
@@ -532,8 +532,10 @@ Test(ex01_concurrent, two_hundred_urls_at_once)
     cr_assert_eq(fx_server_max_in_flight(srv), (unsigned)n,
                  "at most %u of %d requests were in flight at once; expected all of them",
                  fx_server_max_in_flight(srv), n);
-    cr_assert_lt(total, 2.0 * delay, "%d concurrent requests of %d ms took %.1f ms; expected "
-                 "under %d ms", n, delay, total, 2 * delay);
+    /* 200 connections set up on both sides: a bound wide enough for a busy
+     * machine, still far below 10 at a time (4 s) or one at a time (40 s). */
+    cr_assert_lt(total, 3.0 * delay, "%d concurrent requests of %d ms took %.1f ms; expected "
+                 "under %d ms", n, delay, total, 3 * delay);
     finish();
 }
 

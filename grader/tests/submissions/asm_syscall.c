@@ -1,5 +1,5 @@
-/* Expected: REJECTED by the static check (syscall instruction), 0 points.
- * x86-64 only (run-selftest.sh skips it elsewhere). */
+/* Expected: REJECTED by the static check (inline assembly, and the syscall
+ * instruction), 0 points.  x86-64 only (run-selftest.sh skips it elsewhere). */
 static long raw_getpid(void)
 {
     long ret = 39; /* SYS_getpid */

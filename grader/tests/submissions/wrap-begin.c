@@ -5,6 +5,9 @@
  * reference's two drivers become the static functions ref_fetch_sequential
  * and ref_fetch_concurrent (a static declaration before a plain one gives
  * the function internal linkage), and CASE.c defines the real drivers.
+ * Words between @ signs in CASE.c (@ROOT@, @OUT@, ...) are replaced with
+ * the run's values (see make_case in run-selftest.sh).  The file has no
+ * #line directive: the static check rejects those.
  */
 #include <stddef.h>
 

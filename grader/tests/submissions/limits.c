@@ -1,0 +1,33 @@
+/*
+ * The subject's limits (DESIGN.md, invariant 5), with --no-static-check:
+ * three tests whose subject misbehaves and is ended by its sandbox, each
+ * failing alone.
+ *   ex01_sequential::elapsed_time_of_each_url (3 URLs, sequential): exit(0)
+ *     before answering: an early exit is no pass;
+ *   ex01_concurrent::http_status_is_reported (3 URLs, concurrent): takes
+ *     16 MiB blocks until malloc fails (RLIMIT_AS), then writes through the
+ *     NULL it got;
+ *   ex01_concurrent::large_body_is_intact (2 URLs, 5 s timeout): prints for
+ *     ever, until RLIMIT_FSIZE stops its log.
+ */
+int ex01_fetch_sequential(ARGS)
+{
+    if (n == 3)
+        exit(0);
+    return ref_fetch_sequential(PASS);
+}
+
+int ex01_fetch_concurrent(ARGS)
+{
+    if (n == 3) {
+        char *p;
+        do {
+            p = malloc(16u << 20);
+            *(volatile char *)p = 1;   /* unchecked: crashes once malloc fails */
+        } while (p != NULL);
+    }
+    if (n == 2 && timeout_ms == 5000)
+        for (;;)
+            fputs("flood flood flood flood flood flood flood flood flood flood\n", stdout);
+    return ref_fetch_concurrent(PASS);
+}
