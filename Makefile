@@ -15,6 +15,7 @@
 #   build/ref/        the reference solutions (solutions/, or the prebuilt
 #                     objects of a handout's reference/)
 #   build/memcheck/   the reference under ASan + UBSan
+#   build/o2/         the reference at -O2 (make bench)
 #   build/kit/        what the grader links a submission with (it compiles the
 #                     TODO files itself: grader/build.c)
 # The TODO files are copied into the build folder before they are compiled,
@@ -139,6 +140,9 @@ REFSRC := $(if $(wildcard solutions),solutions,$(REF_OBJ_DIR))
 $(eval $(call TODO_RULES,$(SUBBUILD),$(SUBMISSION),test,$(WARN)))
 $(eval $(call TODO_RULES,$(REFBUILD),$(REFSRC),test,$(STRICT)))
 $(eval $(call TODO_RULES,$(MEMBUILD),$(REFSRC),asan,$(STRICT)))
+# make bench: the reference's programs at -O2 (the bench variant), build/o2/.
+O2BUILD := build/o2
+$(eval $(call TODO_RULES,$(O2BUILD),$(REFSRC),bench,$(STRICT)))
 
 # ---- programs built from TODO files -----------------------------------------
 # $(call PROG_RULE,ex,prog,build-dir,variant)
@@ -154,6 +158,7 @@ endef
 $(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(SUBBUILD),test))))
 $(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(REFBUILD),test))))
 $(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(MEMBUILD),asan))))
+$(foreach e,$(EXERCISES),$(foreach p,$($(e)_PROGS),$(eval $(call PROG_RULE,$(e),$(p),$(O2BUILD),bench))))
 
 # ---- the judge --------------------------------------------------------------
 define JUDGE_RULES

@@ -30,12 +30,11 @@ mkdir -p "$W"
 if (( $(ulimit -n) < 4096 )); then ulimit -n 4096; fi
 
 log "building the reference at -O2 and the delay server"
-make -s SUBMISSION=solutions SUBBUILD="$OUT/ref" "$OUT/ref/o2/bin/ex01" build/bin/delay-server >&2
-O=$OUT/ref/o2/obj
+make -s build/o2/bin/ex01 build/bin/delay-server >&2
 # shellcheck disable=SC2046
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Wall -Wextra -Wpedantic -Werror \
     -Iskeletons/ex01_comparison harness/peers/ex01/fetch_c.c \
-    "$O/todo/ex01_comparison/ex01.o" "$O/given/skeletons/ex01_comparison/ex01_util.o" \
+    "build/o2/obj/todo/bench/ex01_comparison/ex01.o" "build/obj/bench/skeletons/ex01_comparison/ex01_util.o" \
     $(pkg-config --cflags --libs libevent) -o "$W/fetch-c"
 
 start_delay_server

@@ -39,12 +39,11 @@ source harness/peers/common/lib.sh
 mkdir -p "$W"
 
 log "building the reference at -O2 and the delay server"
-make -s SUBMISSION=solutions SUBBUILD="$OUT/ref" "$OUT/ref/o2/bin/ex02" build/bin/delay-server >&2
-O=$OUT/ref/o2/obj
+make -s build/o2/bin/ex02 build/bin/delay-server >&2
 # shellcheck disable=SC2046
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -Wall -Wextra -Wpedantic -Werror \
     -Iskeletons/ex02_rate_limiter harness/peers/ex02/fetch_limit_c.c \
-    "$O/todo/ex02_rate_limiter/ex02.o" "$O/given/skeletons/ex02_rate_limiter/ex02_http.o" \
+    "build/o2/obj/todo/bench/ex02_rate_limiter/ex02.o" "build/obj/bench/skeletons/ex02_rate_limiter/ex02_http.o" \
     $(pkg-config --cflags --libs libevent) -lm -o "$W/fetch-limit-c"
 
 start_delay_server

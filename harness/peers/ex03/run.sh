@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # harness/peers/ex03/run.sh - exercise 3 side by side: POST /users on our
-# reference server (build/bench/ref/o2/bin/ex03-server) against the FastAPI
+# reference server (build/o2/bin/ex03-server) against the FastAPI
 # original (app.py here, on uvicorn), with the delivery of the user.created
 # notifications measured as well as the replies.
 #
@@ -60,7 +60,7 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$work"
 echo "ex03: building the reference server and the load generator..." >&2
-make -s SUBMISSION=solutions SUBBUILD="$out/ref" "$out/ref/o2/bin/ex03-server" >&2
+make -s build/o2/bin/ex03-server >&2
 # shellcheck disable=SC2046
 gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror -o "$out/ex03-load" "$here/ex03_load.c" \
     $(pkg-config --cflags --libs libevent libevent_pthreads sqlite3) -lpthread
@@ -96,7 +96,7 @@ one_run() {
 
 for ((i = 1; i <= runs; i++)); do
     echo "ex03: run $i/$runs" >&2
-    one_run "$impl_c" "$out/ref/o2/bin/ex03-server" --port '{PORT}' --db "$db" \
+    one_run "$impl_c" build/o2/bin/ex03-server --port '{PORT}' --db "$db" \
         --notify-url '{NOTIFY}'
     one_run "$impl_py" /usr/bin/python3 "$here/app.py" --port '{PORT}' --db "$db" \
         --notify-url '{NOTIFY}'

@@ -43,8 +43,8 @@ mkdir -p "$DIR"
 log() { echo "ex04: $*" >&2; }
 
 # ---- build ---------------------------------------------------------------
-server_c=$OUT/ref/o2/bin/ex04-server
-make -s --no-print-directory SUBMISSION=solutions SUBBUILD="$OUT/ref" "$server_c" >&2
+server_c=build/o2/bin/ex04-server
+make -s --no-print-directory "$server_c" >&2
 loadgen=$OUT/ex04-loadgen
 # shellcheck disable=SC2046  # pkg-config prints several words on purpose
 gcc -std=c11 -O2 -Wall -Wextra -Wpedantic -Werror harness/peers/ex04/loadgen.c -o "$loadgen" \
