@@ -231,20 +231,28 @@ TOOLS       := build/bin/delay-server build/bin/grader
 all: deps $(SUB_PROGS) $(JUDGES) $(TOOLS)
 
 help:
-	@echo "make grade        score your work (skeletons/): one line per test, then Score: x/y"
-	@echo "make ex01         build exercise 1 (your code, its program, its tests) and run the tests"
-	@echo "                  one test: make ex01 TEST=ex01_concurrent::all_requests_in_flight_at_once"
-	@echo "make check        the workbook's own tests (maintainers, CI)"
-	@echo "make memcheck     the tests against the solutions under ASan + UBSan"
-	@echo "make test-ref     the tests against the solutions"
-	@echo "make repeat N=10  the solutions' tests N times in a row (flakiness)"
-	@echo "make coverage     line/branch coverage of the solutions by the tests (HTML in build/coverage/)"
-	@echo "make fuzz         fuzz exercise 4's frame decoder for FUZZ_SECONDS (default 60)"
-	@echo "make bench        C against the Python originals (and Node ws), tables in build/bench/"
-	@echo "make manifest     rewrite grader/manifest.sha256 (after editing a non-TODO file)"
-	@echo "make handout      a student repository without solution sources, in build/handout/"
-	@echo "make clean        remove build/"
-	@echo "Options: SUBMISSION=dir (default skeletons), EX=ex01 (grade one exercise)"
+	@echo "Students:"
+	@echo "  make grade        score your work (skeletons/): one line per test, then Score: x/y"
+	@echo "  make ex01         build exercise 1 (your code, its programs, its tests) and run the tests"
+	@echo "                    one test: make ex01 TEST=ex01_concurrent::all_requests_in_flight_at_once"
+	@echo "  make watch EX=ex01  rerun exercise 1's tests each time you save a TODO file"
+	@echo "  make demo EX=ex04   run the reference's program of an exercise (see the goal first)"
+	@echo "Maintainers:"
+	@echo "  make check        the workbook's own tests (CI)"
+	@echo "  make test-ref     the tests against the solutions"
+	@echo "  make memcheck     the tests against the solutions under ASan + UBSan + LSan"
+	@echo "  make mutants      grade each exercise's mutants (MUTANTS_ARGS='--exercise ex01')"
+	@echo "  make repeat N=10  the solutions' tests N times in a row (flakiness)"
+	@echo "  make coverage     line/branch coverage of the solutions by the tests (HTML in build/coverage/)"
+	@echo "  make test-browser the chat page in headless Chromium"
+	@echo "  make grader-selftest  the grader's own tests"
+	@echo "  make fuzz         fuzz exercise 4's frame decoder for FUZZ_SECONDS (default 60)"
+	@echo "  make bench        C against the Python originals (and Node ws), tables in build/bench/"
+	@echo "  make manifest     rewrite grader/manifest.sha256 (after editing a non-TODO file)"
+	@echo "  make handout      a student repository without solution sources, in build/handout/"
+	@echo "  make gradescope   an autograder for Gradescope: build/gradescope/autograder.zip"
+	@echo "  make clean        remove build/"
+	@echo "Options: SUBMISSION=dir (default skeletons), EX=ex01 (grade one exercise), TEST=suite::test"
 
 deps:
 	@scripts/ensure-deps.sh
@@ -305,10 +313,11 @@ COVBUILD := build/coverage/$(COVNAME)-build
 COVOUT   := build/coverage/$(COVNAME)
 $(eval $(call TODO_RULES,$(COVBUILD),$(COVSRC),cov,$(WARN)))
 $(foreach e,$(EXERCISES),$(foreach p,$($(e)_SUBJECTS),$(eval $(call PROG_RULE,$(e),$(p),$(COVBUILD),cov))))
-coverage: deps $(JUDGES) $(foreach e,$(EXERCISES),$(addprefix $(COVBUILD)/bin/,$($(e)_SUBJECTS)))
+coverage: deps $(JUDGES) $(REF_PROGS) $(foreach e,$(EXERCISES),$(addprefix $(COVBUILD)/bin/,$($(e)_SUBJECTS)))
 	@rm -rf $(COVBUILD)/gcda && mkdir -p $(COVBUILD)/gcda && chmod 0777 $(COVBUILD)/gcda
 	@find $(COVBUILD) -name '*.gcda' -delete
-	@for e in $(EXERCISES); do WB_SUBJECT_DIR=$(COVBUILD)/bin WB_COVERAGE_DIR=$(CURDIR)/$(COVBUILD)/gcda \
+	@for e in $(EXERCISES); do WB_SUBJECT_DIR=$(COVBUILD)/bin WB_REF_SUBJECT_DIR=$(REFBUILD)/bin \
+	    WB_COVERAGE_DIR=$(CURDIR)/$(COVBUILD)/gcda \
 	    build/bin/test-$$e -j1 >$(COVBUILD)/test-$$e.log 2>&1 || \
 	    echo "coverage: some $$e tests failed (see $(COVBUILD)/test-$$e.log)"; done
 	@cd $(COVBUILD)/gcda && find . -name '*.gcda' | while read -r f; do cp "$$f" "/$${f#./}"; done

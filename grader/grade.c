@@ -6,6 +6,7 @@
 #include "grade.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -57,6 +59,7 @@ struct grade_state {
     const char *env[GRADE_MAX_ENV + 1];
     double deadline;          /* the exercise's, or the submission's */
     int run_memory_mb;        /* RLIMIT_AS of the judge's runs (0: none) */
+    char share[PATH_MAX];     /* /tmp/wb-grader-XXXXXX (grade_share()), "" */
     struct apiset api;
     unsigned char *listed;    /* per rubric test: in the judge's list */
     char *capbuf;             /* GRADE_OUTPUT_CAP bytes */
@@ -706,6 +709,60 @@ int grade_build_reference(const struct grade_ctx *ctx, const struct rubric *r, c
 /* The memory check                                                    */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A folder the subjects can reach by its path whatever the folders of the
+ * workbook and of the reports allow (a subject runs as another user, and
+ * OUT may sit in a 0700 folder of mktemp's): /tmp/wb-grader-XXXXXX, 0711,
+ * holding a read-only copy of harness/common/lsan.supp and a gcda/ folder
+ * the subjects may write (coverage counters).  Removed by grade_exercise().
+ * Returns 0, or -1 with a reason in why.
+ */
+static int grade_share(struct grade_state *st, char *why, size_t whylen)
+{
+    char supp[PATH_MAX], copy[PATH_MAX], gcda[PATH_MAX], buf[8192];
+    FILE *in = NULL, *out = NULL;
+    size_t n;
+
+    if (st->share[0] != '\0')
+        return 0;
+    snprintf(st->share, sizeof(st->share), "/tmp/wb-grader-XXXXXX");
+    if (mkdtemp(st->share) == NULL || chmod(st->share, 0711) < 0) {
+        grade_fmt(why, whylen, "cannot make a folder in /tmp: %s", strerror(errno));
+        st->share[0] = '\0';
+        return -1;
+    }
+    if (grade_fmt(supp, sizeof(supp), "%s/harness/common/lsan.supp", st->ctx->root) < 0 ||
+        grade_fmt(copy, sizeof(copy), "%s/lsan.supp", st->share) < 0 ||
+        grade_fmt(gcda, sizeof(gcda), "%s/gcda", st->share) < 0) {
+        grade_fmt(why, whylen, "path too long");
+        return -1;
+    }
+    if ((in = fopen(supp, "r")) == NULL || (out = fopen(copy, "w")) == NULL) {
+        grade_fmt(why, whylen, "cannot copy %s: %s", supp, strerror(errno));
+        if (in)
+            fclose(in);
+        return -1;
+    }
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        fwrite(buf, 1, n, out);
+    fclose(in);
+    if (fclose(out) != 0 || chmod(copy, 0644) < 0 || mkdir(gcda, 0777) < 0 ||
+        chmod(gcda, 0777) < 0) {
+        grade_fmt(why, whylen, "cannot prepare %s: %s", st->share, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int grade_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
 /* Where the memory check's runs find their subjects, and how. */
 struct grade_mc_env {
     const char *bindir, *refdir;
@@ -723,19 +780,39 @@ static int grade_mc_setenv(struct grade_state *st, struct grade_mc_env *e, int s
                             e->todo, NULL };
 
     grade_fmt(e->asan, sizeof(e->asan), "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:"
-              "exitcode=23:fast_unwind_on_malloc=%d:suppressions=%s/harness/common/lsan.supp",
-              !slow, st->ctx->root);
+              "exitcode=23:fast_unwind_on_malloc=%d:suppressions=%s/lsan.supp",
+              !slow, st->share);
     return grade_env(st, e->bindir, e->refdir, extra);
 }
 
+/* What a memory-check run found: 2 a sanitizer's report (or the subject
+ * killed by a signal), 1 LeakSanitizer's own failure ("has encountered a
+ * fatal error", a known failure of its thread suspension under load), 0
+ * nothing about memory (passed, or failed in another way: a time bound a
+ * slower build missed is not a memory error). */
+static int grade_mc_finding(const struct report_result *r)
+{
+    const char *m = r->messages != NULL ? r->messages : "", *why = r->reason ? r->reason : "";
+
+    if (r->status == REPORT_OK)
+        return 0;
+    if (strstr(m, "LeakSanitizer has encountered a fatal error") != NULL)
+        return 1;
+    if (strstr(m, "ERROR: AddressSanitizer") || strstr(m, "ERROR: LeakSanitizer") ||
+        strstr(m, "runtime error:") || strstr(m, "killed by signal") ||
+        strstr(why, "killed by signal"))
+        return 2;
+    return 0;
+}
+
 /*
- * Runs test i of the judge again against the asan subjects; 1 when it
- * passed, 0 when not (*first gets "suite::test: message" for the first
- * failure), -1 when out of memory.  A failure is looked at a second time
- * with slow unwinding (grade_mc_setenv), whose message names the place in
- * the student's file; and a first run that LeakSanitizer itself could not
- * complete ("has encountered a fatal error", a known failure of its thread
- * suspension under load) counts only if the second run fails too.
+ * Runs test i of the judge again against the asan subjects; 1 when the
+ * sanitizers found nothing, 0 when they did (*first gets "suite::test:
+ * message" for the first finding), -1 when out of memory.  A finding is
+ * looked at a second time with slow unwinding (grade_mc_setenv), whose
+ * message names the place in the student's file.  LeakSanitizer's own
+ * failure, or a failure that is not about memory, is run once more, and
+ * counts only if the second run finds something.
  */
 static int grade_memcheck_test(struct grade_state *st, struct grade_mc_env *e,
                                struct report_exercise *tmp, size_t i, char **first)
@@ -747,16 +824,16 @@ static int grade_memcheck_test(struct grade_state *st, struct grade_mc_env *e,
     const struct report_result *r = &tmp->results[i];
     struct runner_capture cap;
     struct runner_result res;
-    int cut, attempt, passed = 0;
+    int cut, attempt, found = 0, finding;
 
     if (grade_fmt(json, sizeof(json), "%s/memcheck.%s.%s.json", st->dir, t->suite, t->test) < 0 ||
         grade_fmt(log, sizeof(log), "%s/memcheck.%s.%s.log", st->dir, t->suite, t->test) < 0 ||
         grade_fmt(jarg, sizeof(jarg), "--json=%s", json) < 0 ||
         grade_fmt(farg, sizeof(farg), "--filter=%s/%s", t->suite, t->test) < 0)
-        return 0;
-    for (attempt = 0; attempt < 2 && !passed; attempt++) {
-        int tool_failure;
-        if (grade_mc_setenv(st, e, attempt) < 0)
+        return 1;
+    for (attempt = 0; attempt < 2; attempt++) {
+        /* The second look unwinds slowly only to name a finding's place. */
+        if (grade_mc_setenv(st, e, attempt == 1 && found) < 0)
             return -1;
         unlink(json);
         if (grade_run_isolated(st, argv, 2 * t->timeout_s, log, &cap, &res, &cut, err) < 0 ||
@@ -764,31 +841,24 @@ static int grade_memcheck_test(struct grade_state *st, struct grade_mc_env *e,
             free(msg);
             return -1;
         }
-        passed = r->status == REPORT_OK;
-        if (passed)
-            break;
-        tool_failure = r->messages != NULL &&
-                       strstr(r->messages, "LeakSanitizer has encountered a fatal error");
-        /* Keep the message of the second run, unless the first was a real
-         * finding and the second, slower one failed in another way. */
-        if (msg == NULL || tool_failure || (r->messages && strstr(r->messages, "Sanitizer"))) {
-            const char *why = r->messages != NULL ? r->messages : r->reason ? r->reason : "failed";
+        finding = grade_mc_finding(r);
+        if (finding == 2) {
+            const char *why = r->messages != NULL ? r->messages : r->reason ? r->reason : "";
             size_t len = strlen(why) + strlen(t->suite) + strlen(t->test) + 16;
             free(msg);
             if ((msg = malloc(len)) == NULL)
                 return -1;
             snprintf(msg, len, "%s::%s: %s", t->suite, t->test, why);
+            found = 1;
         }
-        if (attempt == 0 && !tool_failure && r->status != REPORT_FAIL)
-            break;   /* a timeout or a crash: no second look */
+        if (attempt == 0 && r->status == REPORT_OK)
+            break;
     }
-    if (passed && attempt == 1 && msg != NULL && strstr(msg, "has encountered a fatal error") == NULL)
-        passed = 0;   /* a real finding the first time: it counts */
-    if (!passed && *first == NULL)
+    if (found && *first == NULL)
         *first = msg;
     else
         free(msg);
-    return passed;
+    return !found;
 }
 
 /* The memory check (rubric "memcheck"): every test that passed runs again
@@ -841,8 +911,9 @@ static int grade_memcheck(struct grade_state *st)
     memset(&e, 0, sizeof(e));
     e.bindir = bindir;
     e.refdir = refdir;
-    grade_fmt(e.lsan, sizeof(e.lsan), "LSAN_OPTIONS=suppressions=%s/harness/common/lsan.supp",
-              st->ctx->root);
+    if (grade_share(st, why, sizeof(why)) < 0)
+        return grade_internal(st, "memory check", why) < 0 ? -1 : 0;
+    grade_fmt(e.lsan, sizeof(e.lsan), "LSAN_OPTIONS=suppressions=%s/lsan.supp", st->share);
     snprintf(e.todo, sizeof(e.todo), "WB_TODO_FILES=");
     for (i = 0; i < st->r->ntodo; i++)
         snprintf(e.todo + strlen(e.todo), sizeof(e.todo) - strlen(e.todo), "%s%s", i ? " " : "",
@@ -1051,8 +1122,10 @@ static void grade_measure_coverage(struct grade_state *st,
     }
     build_out_clear(&out);
     build_bindir(&spec, BUILD_COV, bin, sizeof(bin));
+    if (grade_share(st, why, whylen) < 0)
+        return;
     if (grade_fmt(objdir, sizeof(objdir), "%s/cov/obj", st->work) < 0 ||
-        grade_fmt(gcda, sizeof(gcda), "%s/gcda", st->dir) < 0 ||
+        grade_fmt(gcda, sizeof(gcda), "%s/gcda", st->share) < 0 ||
         grade_fmt(env_cov, sizeof(env_cov), "WB_COVERAGE_DIR=%s", gcda) < 0 ||
         grade_fmt(json, sizeof(json), "%s/%s.coverage.json", st->ctx->out, st->r->id) < 0 ||
         grade_fmt(runlog, sizeof(runlog), "%s/%s.coverage.log", st->ctx->out, st->r->id) < 0 ||
@@ -1117,6 +1190,15 @@ static int grade_coverage(struct grade_state *st)
 /* Whole exercise                                                      */
 /* ------------------------------------------------------------------ */
 
+/* The kernel's Landlock ABI (0: none), as the subjects' launcher sees it
+ * (harness/common/sandbox.c). */
+static int grade_landlock_abi(void)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1UL /* VERSION */);
+
+    return abi < 0 ? 0 : (int)abi;
+}
+
 static int grade_prepare(struct grade_state *st)
 {
     char err[RUNNER_ERR_LEN], cflags[PATH_MAX], exheaders[PATH_MAX], apierr[APISET_ERR_LEN];
@@ -1143,6 +1225,11 @@ static int grade_prepare(struct grade_state *st)
         return grade_internal(st, "cannot prepare", err) < 0 ? -1 : 0;
     if (access(st->judge, X_OK) != 0)
         return grade_internal(st, "no test program", st->judge) < 0 ? -1 : 0;
+    if (grade_landlock_abi() <= 0 &&
+        report_add_info(st->ex, "note: this kernel has no Landlock (Linux 5.13+): the subjects "
+                        "ran without the file sandbox, confined by the seccomp filter and, as "
+                        "root, their own user id only", apierr) < 0)
+        return -1;
     if (st->r->symbols != NULL && st->ctx->static_check &&
         apiset_load(&st->api, exheaders, cflags, st->dir, apierr) < 0)
         return grade_internal(st, "the public API", apierr) < 0 ? -1 : 0;
@@ -1187,6 +1274,8 @@ int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
         rc = -1;
 
 out:
+    if (st->share[0] != '\0')
+        nftw(st->share, grade_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     apiset_free(&st->api);
     free(st->listed);
     free(st->capbuf);

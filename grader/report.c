@@ -641,13 +641,12 @@ void report_memcheck_text(const struct report_exercise *ex, char *buf, size_t le
     if (!m->checked)
         snprintf(buf, len, "not checked: %s", m->reason ? m->reason : "unknown reason");
     else if (m->clean == m->passed)
-        snprintf(buf, len, "the %d test%s that pass%s also pass%s with ASan, UBSan and "
-                 "LeakSanitizer watching", m->passed, m->passed == 1 ? "" : "s",
-                 m->passed == 1 ? "es" : "", m->passed == 1 ? "es" : "");
+        snprintf(buf, len, "no memory error or leak in the %d test%s that pass%s, run again "
+                 "with ASan, UBSan and LeakSanitizer", m->passed, m->passed == 1 ? "" : "s",
+                 m->passed == 1 ? "es" : "");
     else
-        snprintf(buf, len, "%d of the %d tests that pass fail%s under ASan, UBSan or "
-                 "LeakSanitizer: %s", m->passed - m->clean, m->passed,
-                 m->passed - m->clean == 1 ? "s" : "", m->reason ? m->reason : "");
+        snprintf(buf, len, "the sanitizers found a problem in %d of the %d tests that pass: %s",
+                 m->passed - m->clean, m->passed, m->reason ? m->reason : "");
 }
 
 int report_all_passed(const struct report_exercise *ex)

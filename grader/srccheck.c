@@ -391,6 +391,9 @@ int srccheck_preprocessed(const char *ipath, const char *staged, const char *dis
         if (srccheck_allowed_file(file, staged_real, display, exdir, todo, ntodo, cwd, why,
                                   sizeof(why)))
             continue;
+        /* A file is reported once, however often the text returns to it. */
+        if (*reasons != NULL && strstr(*reasons, file) != NULL)
+            continue;
         reported++;
         if (srccheck_add(reasons, "%s: reads %s, %s (a TODO file may include its exercise's "
                          "headers and system headers only)", name, file, why) < 0) {

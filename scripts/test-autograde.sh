@@ -37,8 +37,8 @@ git -C "$tmp/pr" -c user.name=student -c user.email=s@example.invalid commit -qa
 # With --no-timing the timing points count in the maximum but are not earned.
 read -r expected max < <(/usr/bin/python3 -c 'import json
 r = json.load(open("harness/ex01_comparison/rubric.json"))
-tests = sum(t["points"] for t in r["tests"])
-print(tests, tests + r.get("timing", {}).get("points", 0))')
+earned = sum(t["points"] for t in r["tests"]) + r.get("memcheck", {}).get("points", 0)
+print(earned, earned + r.get("timing", {}).get("points", 0))')
 
 # Pristine base: 0 points, the check passes.
 scripts/autograde.sh "$tmp/base" "$tmp/base" "$tmp/out-base" --exercise ex01 --no-timing \

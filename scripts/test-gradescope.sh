@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test-gradescope.sh - `make check`'s proof of the Gradescope package: it
-# unpacks build/gradescope/autograder.zip into a temporary folder that
-# stands for /autograder (AUTOGRADER_ROOT), runs setup.sh, then
-# run_autograder on three submissions, and checks results/results.json:
+# does what Gradescope does, in a temporary folder that stands for
+# /autograder (AUTOGRADER_ROOT): unpacks build/gradescope/autograder.zip
+# into source/, copies run_autograder to the top, runs source/setup.sh,
+# then run_autograder on three submissions, and checks results/results.json:
 #   - the reference's TODO files (a whole repository): full marks;
 #   - the pristine skeletons (just the TODO files): 0;
 #   - exercise 1 solved, with an edited test and rubric beside it: scored
@@ -17,14 +18,17 @@ fail() { echo "test-gradescope: FAIL: $*" >&2; exit 1; }
 
 make -s --no-print-directory gradescope
 mkdir -p "$tmp/ag/source"
-(cd "$tmp/ag" && unzip -q "$top/build/gradescope/autograder.zip")
-[[ -x $tmp/ag/run_autograder && -x $tmp/ag/setup.sh ]] || fail "the zip lacks setup.sh or run_autograder"
-[[ ! -e $tmp/ag/source/workbook/solutions ]] || fail "the zip holds solution sources"
-AUTOGRADER_ROOT=$tmp/ag "$tmp/ag/setup.sh" >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; fail "setup.sh failed"; }
+(cd "$tmp/ag/source" && unzip -q "$top/build/gradescope/autograder.zip")
+[[ -x $tmp/ag/source/run_autograder && -x $tmp/ag/source/setup.sh ]] || fail "the zip lacks setup.sh or run_autograder at its top"
+cp "$tmp/ag/source/run_autograder" "$tmp/ag/run_autograder"
+[[ -d $tmp/ag/source/workbook && ! -e $tmp/ag/source/workbook/solutions ]] ||
+    fail "the zip should hold workbook/, without solution sources"
+(cd "$tmp/ag/source" && AUTOGRADER_ROOT=$tmp/ag bash ./setup.sh) >"$tmp/setup.log" 2>&1 ||
+    { cat "$tmp/setup.log"; fail "setup.sh failed"; }
 
 full=$(/usr/bin/python3 -c 'import json, glob
 print(sum(sum(t["points"] for t in r["tests"]) + r.get("timing", {}).get("points", 0)
-          + r.get("memcheck", {}).get("points", 0)
+                + r.get("memcheck", {}).get("points", 0)
           for r in (json.load(open(f)) for f in glob.glob("harness/*/rubric.json"))))')
 
 # run CASE [GRADER_ARGS]: grades $tmp/ag/submission, prints the score.

@@ -25,6 +25,7 @@ if grep -rqs "reference solution" --include='*.c' skeletons; then
 fi
 max=$(/usr/bin/python3 -c 'import json, glob
 print(sum(sum(t["points"] for t in r["tests"]) + r.get("timing", {}).get("points", 0)
+          + r.get("memcheck", {}).get("points", 0)
           for r in (json.load(open(f)) for f in glob.glob("harness/*/rubric.json"))))')
 make grade >"$tmp/grade.log" 2>&1 || { cat "$tmp/grade.log"; fail "make grade failed"; }
 grep -q "^Score: 0/$max\$" "$tmp/grade.log" || { cat "$tmp/grade.log"; fail "expected Score: 0/$max"; }
@@ -35,7 +36,8 @@ cp -r "$top/solutions/ex01_comparison" "$tmp/sub/"
 make grade EX=ex01 SUBMISSION="$tmp/sub" >"$tmp/sol.log" 2>&1 || { cat "$tmp/sol.log"; fail "make grade EX=ex01 failed"; }
 full=$(/usr/bin/python3 -c 'import json
 r = json.load(open("harness/ex01_comparison/rubric.json"))
-print(sum(t["points"] for t in r["tests"]) + r.get("timing", {}).get("points", 0))')
+print(sum(t["points"] for t in r["tests"]) + r.get("timing", {}).get("points", 0)
+      + r.get("memcheck", {}).get("points", 0))')
 grep -q "^Score: $full/$full\$" "$tmp/sol.log" || { cat "$tmp/sol.log"; fail "a correct ex01 should score $full/$full"; }
 grep "TIMING" "$tmp/sol.log"
 echo "test-handout: ok (pristine 0/$max, no solution sources, a correct ex01 $full/$full with timing)"

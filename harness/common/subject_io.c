@@ -29,6 +29,9 @@ void sio_init(const char *name)
     /* The judge may close the channel at any time: a write then fails
      * with EPIPE rather than killing the process. */
     signal(SIGPIPE, SIG_IGN);
+    /* stdout goes to a log file: line by line, so that the student's
+     * prints are there even when the judge has to kill the process. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     wb_sandbox_enter_or_die();
 }
 

@@ -247,6 +247,9 @@ int main(int argc, char **argv)
     default: return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Line by line even into a file (the tests keep a log of it): your
+     * prints are there even when the server has to be killed. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     /* The code under test may not start other programs (see
      * harness/common/sandbox.h); by hand, this changes nothing else. */
     wb_sandbox_enter_or_die();
