@@ -16,7 +16,7 @@
  *    "jobs": ["<token>", ...], "hold": [20, -1, ...], "max_ms": 3000,
  *    and optionally "chain": true, "cancel": true, "pause_ms": 400,
  *    "url": "http://127.0.0.1:P/delay", "by_hand": {"job": 0, "free": true},
- *    "after_ms": 200}
+ *    "after_ms": 200, "misuse": true}
  *     a scenario on a limiter of its own.  Job i (its token jobs[i]) holds
  *     its slot for hold[i] ms after it starts (-1: it calls done inside its
  *     start callback): on a timer, or, with "url", by a GET of
@@ -27,10 +27,19 @@
  *     is NULL.  "by_hand": once job k has started, the driver ends it
  *     itself, outside the loop: it calls ex02_limiter_done() and, with
  *     "free", at once ex02_limiter_free() (a job ended by hand holds its
- *     slot on a timer, not by HTTP).  It runs the loop until every job is
- *     done or cancelled (or the limiter freed), or max_ms pass, then
- *     after_ms more (nothing may start then).  As things happen it writes
+ *     slot on a timer, not by HTTP).  "misuse": before the submits, the
+ *     calls a caller may get wrong, which the limiter must refuse or ignore:
+ *     ex02_limiter_submit() with a NULL lim, then with a NULL start, then
+ *     ex02_limiter_done() with a NULL lim, then with no job in flight.
+ *     It runs the loop until every job is done or cancelled (or the
+ *     limiter freed), or max_ms pass, then after_ms more (nothing may
+ *     start then).  As things happen it writes
  *     events (lines without an id), in the order they happen:
+ *       {"ev": "misuse_call", "call": "ex02_limiter_submit(NULL, ...)"}
+ *                                      about to make that call ("misuse")
+ *       {"ev": "misuse", "submit_null_lim": -1, "submit_null_start": -1,
+ *        "queued": 0, "in_flight": 0}  the calls returned: what the submits
+ *                                      returned, and the counts after all four
  *       {"ev": "submitted", "n": 40, "queued": 40, "in_flight": 0}
  *                                      the first submits returned (the
  *                                      counts are ex02_limiter_queued()
@@ -310,6 +319,32 @@ static void end_by_hand(struct run *r, size_t k, int and_free)
     }
 }
 
+static void misuse_call(const char *call)
+{
+    sio_event(json_pack("{ss ss}", "ev", "misuse_call", "call", call));
+}
+
+/* The calls a caller may get wrong, made on a limiter that has no job yet:
+ * each must be refused (-1, nothing queued) or ignored.  A job that was
+ * queued all the same, with a NULL start, crashes the loop later. */
+static void misuse(struct run *r)
+{
+    int null_lim, null_start;
+
+    misuse_call("ex02_limiter_submit(NULL, start, cancel, arg)");
+    null_lim = ex02_limiter_submit(NULL, job_start, job_cancel, &r->jobs[0]);
+    misuse_call("ex02_limiter_submit(lim, NULL, cancel, arg)");
+    null_start = ex02_limiter_submit(r->lim, NULL, job_cancel, &r->jobs[0]);
+    misuse_call("ex02_limiter_done(NULL)");
+    ex02_limiter_done(NULL);
+    misuse_call("ex02_limiter_done(lim) with no job in flight");
+    ex02_limiter_done(r->lim);
+    sio_event(json_pack("{ss si si sI sI}", "ev", "misuse", "submit_null_lim", null_lim,
+                        "submit_null_start", null_start,
+                        "queued", (json_int_t)ex02_limiter_queued(r->lim),
+                        "in_flight", (json_int_t)ex02_limiter_in_flight(r->lim)));
+}
+
 static json_t *do_run(struct event_base *base, const json_t *job)
 {
     const json_t *tokens = json_object_get(job, "jobs"), *holds = json_object_get(job, "hold");
@@ -349,6 +384,8 @@ static json_t *do_run(struct event_base *base, const json_t *job)
         if (pause != NULL)
             event_free(pause);
     }
+    if (job_flag(job, "misuse"))
+        misuse(&r);
     for (size_t i = 0; i < (r.chain ? 1 : r.n); i++)
         if (submit(&r, i) != 0)
             break;
