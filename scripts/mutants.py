@@ -112,7 +112,11 @@ def caught_by(results_path, ex, rubric):
         if "timing" in t["tags"]:
             continue
         if "memcheck" in t["tags"]:
-            lost.append("memcheck")
+            # Its points follow the tests that pass: it catches a mutant only
+            # when the sanitizers found something in a test that passed.
+            mc = t.get("memcheck", {})
+            if mc.get("tests_clean", 0) < mc.get("tests_run", 0):
+                lost.append("memcheck")
             continue
         idx = int(t["number"].split(".")[1]) - 1
         if 0 <= idx < len(names):

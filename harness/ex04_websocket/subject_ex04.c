@@ -7,6 +7,7 @@
  *
  *   subject-ex04 --port P [--max-message N] [--max-output N]
  *                [--ping-interval MS] [--close-timeout MS] [--broadcast]
+ *                [--http]
  *
  * It serves, on 127.0.0.1:P, a small echo application over your ws.c:
  *   - a text or binary message comes back as it was (to every open
@@ -15,7 +16,12 @@
  *     "bye");
  *   - the text "cmd:big:S" (S: 16 hex digits) makes it send one binary
  *     message of 1 MiB (byte i drawn from the seed S, see big_byte()), then
- *     close with 1000 "done".
+ *     close with 1000 "done";
+ *   - with --http, plain HTTP requests go to its on_http: a path that
+ *     starts with "/hello" gets 200 and the body "METHOD PATH QUERY\n"
+ *     (QUERY "-" when there is none); any other path gets no reply from it
+ *     (so the server must answer 404 itself).  Without --http, on_http is
+ *     NULL.
  * Options left out keep the defaults of ws_config_default().  SIGTERM, or
  * the end of the job channel, stops it: the server is freed and main
  * returns 0.
@@ -25,21 +31,30 @@
  * harness/common/subject_io.h).  Bytes travel as hex.  The answers are
  * claims: the judge checks them against inputs it drew for the run.
  *   {"op":"stats"} -> {"opens","messages","closes","last_code","reentered",
- *        "conns"}: the echo application's counters (on_open, on_message and
- *        on_close calls, the last on_close code, callbacks that ran inside
- *        ws_conn_send or ws_conn_close) and ws_server_conn_count().
+ *        "unterminated","conns"}: the echo application's counters (on_open,
+ *        on_message and on_close calls, the last on_close code, callbacks
+ *        that ran inside ws_conn_send or ws_conn_close, messages whose
+ *        data[len] was not '\0') and ws_server_conn_count().
+ *   {"op":"send","opcode":n,"data":hex} -> {"rc"}: ws_conn_send() on the
+ *        connection opened last among those not closed yet.
+ *   {"op":"close","code":n,"reason":hex|null} -> {"rc"}: ws_conn_close() on
+ *        that connection (the reason gets a '\0' after its bytes).
  *   {"op":"has_token","list":s|null,"token":s|null} -> {"rc"}
- *   {"op":"accept_key","key":s|null} -> {"rc","out":hex,"terminated"}
- *        ("out": the 29 bytes of the buffer after the call, which held
- *        '#'s before it; "terminated": out[28] is '\0')
- *   {"op":"handshake_check","head":hex} -> {"read":"done"|"need_more"|
- *        "too_big"|"bad","status","accept":hex,"terminated"} (the head is
- *        read with the given ws_head_read() first)
+ *   {"op":"accept_key","key":s|null,"null_out":bool} -> {"rc","out":hex,
+ *        "terminated"} ("out": the 29 bytes of the buffer after the call,
+ *        which held '#'s before it; "terminated": out[28] is '\0'; with
+ *        "null_out", out is NULL)
+ *   {"op":"handshake_check","head":hex,"null_head":bool} -> {"read":"done"|
+ *        "need_more"|"too_big"|"bad","status","accept":hex,"terminated"}
+ *        (the head is read with the given ws_head_read() first; with
+ *        "null_head", head is NULL)
  *   {"op":"frame_parse","buf":hex,"max":n,"null_buf":bool} -> {"rc","fin",
  *        "opcode","mask":hex,"payload_len","header_len","payload"} where
  *        *out was filled with 0xAB bytes before the call, and "payload" is
  *        the offset of out->payload in buf, -1 for NULL, -2 for a pointer
  *        outside buf.  buf is a malloc'd copy of exactly its length.
+ *        "null_buf": buf is NULL and len is the job's "len" (0 when absent);
+ *        "null_out": out is NULL (only "rc" is then meaningful).
  *   {"op":"frame_header","fin":0|1,"opcode":n,"len":n} -> {"n","bytes":hex}
  *   {"op":"mask","data":hex,"key":hex} -> {"data":hex}
  *   {"op":"close_parse","payload":hex,"code":n} -> {"rc","code"} (*code
@@ -66,10 +81,12 @@
  * from the server's `arg` (NULL). */
 static struct app {
     int broadcast;              /* 1: each message goes to every connection */
+    int http;                   /* 1: plain HTTP requests go to app_on_http */
     long opens, messages, closes;
     unsigned last_code;
     int in_call;                /* inside ws_conn_send / ws_conn_close */
     long reentered;             /* callbacks that ran inside one of them */
+    long unterminated;          /* messages whose data[len] was not '\0' */
     struct ws_conn *conns[MAX_CONNS];
     size_t nconns;
 } app;
@@ -133,6 +150,8 @@ static void app_on_message(struct ws_conn *c, enum ws_opcode op, const unsigned 
     (void)arg;
     app_enter();
     app.messages++;
+    if (d == NULL || d[n] != '\0')
+        app.unterminated++;
     if (op == WS_OP_TEXT && n == 9 && memcmp(d, "cmd:close", 9) == 0) {
         app_close(c, 1000, "bye");
     } else if (op == WS_OP_TEXT && n == 24 && memcmp(d, "cmd:big:", 8) == 0) {
@@ -165,6 +184,24 @@ static void app_on_close(struct ws_conn *c, unsigned code, void *arg)
     }
 }
 
+/* With --http: "/hello..." gets 200 "METHOD PATH QUERY\n", anything else no
+ * reply at all (the server answers 404). */
+static void app_on_http(struct ws_conn *c, const struct ws_request *req, void *arg)
+{
+    char body[512];
+    int n;
+
+    (void)arg;
+    app_enter();
+    if (strncmp(req->path, "/hello", 6) != 0)
+        return;
+    n = snprintf(body, sizeof(body), "%s %s %s\n", req->method, req->path,
+                 req->query != NULL ? req->query : "-");
+    if (n < 0 || (size_t)n >= sizeof(body))
+        n = 0;
+    ws_conn_http_reply(c, 200, NULL, body, (size_t)n);
+}
+
 /* ---- jobs ------------------------------------------------------------------ */
 
 static const char *str_or_null(const json_t *job, const char *key)
@@ -174,10 +211,46 @@ static const char *str_or_null(const json_t *job, const char *key)
 
 static json_t *job_stats(void)
 {
-    return json_pack("{sI sI sI si sI sI}", "opens", (json_int_t)app.opens, "messages",
+    return json_pack("{sI sI sI si sI sI sI}", "opens", (json_int_t)app.opens, "messages",
                      (json_int_t)app.messages, "closes", (json_int_t)app.closes, "last_code",
-                     (int)app.last_code, "reentered", (json_int_t)app.reentered, "conns",
+                     (int)app.last_code, "reentered", (json_int_t)app.reentered,
+                     "unterminated", (json_int_t)app.unterminated, "conns",
                      (json_int_t)ws_server_conn_count(server));
+}
+
+/* ws_conn_send or ws_conn_close on the connection opened last (among those
+ * whose on_close has not run). */
+static json_t *job_conn(const json_t *job, int close)
+{
+    size_t n = 0;
+    const json_t *hex = json_object_get(job, close ? "reason" : "data");
+    unsigned char *bytes = NULL, *text;
+    int rc;
+
+    if (app.nconns == 0)
+        return json_pack("{ss}", "error", "no open connection");
+    if (!json_is_null(hex) && (bytes = sio_unhex(hex, &n)) == NULL)
+        return json_pack("{ss}", "error", "bad hex");
+    if (close) {
+        text = malloc(n + 1);           /* the reason, with its '\0' */
+        if (text == NULL) {
+            free(bytes);
+            return json_pack("{ss}", "error", "no memory");
+        }
+        if (n > 0)
+            memcpy(text, bytes, n);
+        text[n] = '\0';
+        rc = app_close(app.conns[app.nconns - 1],
+                       (unsigned)json_integer_value(json_object_get(job, "code")),
+                       bytes != NULL ? (const char *)text : NULL);
+        free(text);
+    } else {
+        rc = app_send(app.conns[app.nconns - 1],
+                      (enum ws_opcode)json_integer_value(json_object_get(job, "opcode")),
+                      n > 0 ? bytes : NULL, n);
+    }
+    free(bytes);
+    return json_pack("{si}", "rc", rc);
 }
 
 static json_t *job_accept_key(const json_t *job)
@@ -186,7 +259,8 @@ static json_t *job_accept_key(const json_t *job)
     int rc;
 
     memset(out, '#', sizeof(out));
-    rc = ws_accept_key(str_or_null(job, "key"), out);
+    rc = ws_accept_key(str_or_null(job, "key"),
+                       json_is_true(json_object_get(job, "null_out")) ? NULL : out);
     return json_pack("{si so sb}", "rc", rc, "out", sio_hex(out, sizeof(out)), "terminated",
                      out[WS_ACCEPT_LEN] == '\0');
 }
@@ -208,7 +282,9 @@ static json_t *job_handshake_check(const json_t *job)
     if (in != NULL && bytes != NULL && evbuffer_add(in, bytes, n) == 0) {
         st = ws_head_read(&head, in);
         if (st == WS_HEAD_DONE)
-            status = ws_handshake_check(&head, accept);
+            status = ws_handshake_check(json_is_true(json_object_get(job, "null_head")) ? NULL
+                                                                                     : &head,
+                                        accept);
     }
     answer = json_pack("{ss si so sb}", "read", names[st], "status", status, "accept",
                        sio_hex(accept, sizeof(accept)), "terminated",
@@ -226,6 +302,8 @@ static json_t *job_frame_parse(const json_t *job)
     unsigned char *hex = sio_unhex(json_object_get(job, "buf"), &n), *buf = NULL;
     json_int_t max = json_integer_value(json_object_get(job, "max"));
     int null_buf = json_is_true(json_object_get(job, "null_buf"));
+    int null_out = json_is_true(json_object_get(job, "null_out"));
+    json_int_t null_len = json_integer_value(json_object_get(job, "len"));
     struct ws_frame f;
     ssize_t rc;
     json_int_t payload;
@@ -242,7 +320,8 @@ static json_t *job_frame_parse(const json_t *job)
         memcpy(buf, hex, n);
     free(hex);
     memset(&f, 0xAB, sizeof(f));
-    rc = ws_frame_parse(null_buf ? NULL : buf, null_buf ? 0 : n, (size_t)(max < 0 ? 0 : max), &f);
+    rc = ws_frame_parse(null_buf ? NULL : buf, null_buf ? (size_t)(null_len < 0 ? 0 : null_len) : n,
+                        (size_t)(max < 0 ? 0 : max), null_out ? NULL : &f);
     if (f.payload == NULL)
         payload = -1;
     else if (buf != NULL && f.payload >= buf && f.payload <= buf + n)
@@ -332,6 +411,10 @@ static json_t *do_job(const json_t *job)
         return job_mask(job);
     if (strcmp(op, "close_parse") == 0)
         return job_close_parse(job);
+    if (strcmp(op, "send") == 0)
+        return job_conn(job, 0);
+    if (strcmp(op, "close") == 0)
+        return job_conn(job, 1);
     return json_pack("{ss}", "error", "unknown op");
 }
 
@@ -412,6 +495,10 @@ static int parse_args(int argc, char **argv, int *port, struct ws_config *cfg)
             app.broadcast = 1;
             continue;
         }
+        if (strcmp(opt, "--http") == 0) {
+            app.http = 1;
+            continue;
+        }
         if (parse_number(val, (unsigned long long)1 << 40, &v) < 0) {
             fprintf(stderr, "subject-ex04: %s: unknown option, or not followed by a number\n",
                     opt);
@@ -442,7 +529,7 @@ static int parse_args(int argc, char **argv, int *port, struct ws_config *cfg)
 
 int main(int argc, char **argv)
 {
-    static const struct ws_handlers handlers = {
+    struct ws_handlers handlers = {
         .on_open = app_on_open, .on_message = app_on_message, .on_close = app_on_close,
     };
     struct event_config *ecfg = NULL;
@@ -479,6 +566,8 @@ int main(int argc, char **argv)
     }
     bufferevent_setcb(channel, channel_read_cb, NULL, channel_event_cb, base);
     bufferevent_enable(channel, EV_READ | EV_WRITE);
+    if (app.http)
+        handlers.on_http = app_on_http;
     server = ws_server_new(base, "127.0.0.1", port, &cfg, &handlers, NULL, err, sizeof(err));
     if (server == NULL) {
         fprintf(stderr, "subject-ex04: ws_server_new failed: %s\n", err);

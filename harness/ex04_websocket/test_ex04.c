@@ -516,17 +516,22 @@ Test(ex04_handshake, accept_key_matches_rfc_example)
     /* RFC 6455 (section 1.3) gives this one. */
     expect_accept(RFC_KEY, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     expect_accept("x3JJHMbDL1EzLkh9GBhXDw==", "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
-    /* Keys drawn for this run; and any string is used as it is. */
-    for (int i = 0; i < 6; i++) {
+    /* Keys drawn for this run; and any string is used as it is, up to 64
+     * characters (the last one is exactly 64). */
+    for (int i = 0; i < 7; i++) {
         if (i < 4)
             rnd_key(key);
         else
-            rnd_word(key, 1 + rnd(64));
+            rnd_word(key, i == 6 ? 64 : 1 + rnd(64));
         expect_accept(key, accept_of(key));
     }
     a = unit(json_pack("{ss sn}", "op", "accept_key", "key"), "ws_accept_key(NULL)", HS);
     cr_assert_eq(judge_int(a, "rc", "ws_accept_key"), -1,
                  "ws_accept_key(NULL, ...) should return -1" HS);
+    a = unit(json_pack("{ss ss sb}", "op", "accept_key", "key", RFC_KEY, "null_out", 1),
+             "ws_accept_key(key, NULL)", HS);
+    cr_assert_eq(judge_int(a, "rc", "ws_accept_key"), -1,
+                 "ws_accept_key(key, NULL) should return -1" HS);
     rnd_word(key, 65);
     a = unit(json_pack("{ss ss}", "op", "accept_key", "key", key), "ws_accept_key", HS);
     cr_assert_eq(judge_int(a, "rc", "ws_accept_key"), -1,
@@ -598,6 +603,8 @@ Test(ex04_handshake, connection_header_is_a_token_list)
     }
     cr_assert_eq(has_token(NULL, "upgrade"), 0, "ws_has_token(NULL, ...) should be 0" HS);
     cr_assert_eq(has_token("upgrade", NULL), 0, "ws_has_token(..., NULL) should be 0" HS);
+    cr_assert_eq(has_token("upgrade, ,", ""), 0, "ws_has_token(\"upgrade, ,\", \"\") should "
+                 "be 0: an empty token is never in a list" HS);
     /* And on the wire, as Firefox sends it. */
     rnd_key(key);
     snprintf(req, sizeof(req), "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
@@ -796,6 +803,41 @@ Test(ex04_handshake, plain_get_gets_400)
     finish();
 }
 
+Test(ex04_handshake, plain_http_goes_to_on_http)
+{
+    static const char *const opts[] = { "--http", NULL };
+    char req[256], path[24], query[24], other[24], want[128];
+    struct wsc *hello, *none;
+
+    rnd_word(path, 1 + rnd(20));
+    rnd_word(query, 1 + rnd(20));
+    rnd_word(other, 1 + rnd(20));
+    other[0] = 'x';                     /* not "/hello..." */
+    start_app(opts);                    /* on_http answers /hello..., nothing else */
+    snprintf(req, sizeof(req), "GET /hello%s?q=%s HTTP/1.1\r\nHost: x\r\n\r\n", path, query);
+    hello = raw_request(req);
+    snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", other);
+    none = raw_request(req);
+    wait_status(hello, "/hello...");
+    wsc_run_until(base, got_closed, hello, scaled(WAIT_MS));
+    snprintf(want, sizeof(want), "GET /hello%s q=%s\n", path, query);
+    cr_assert_eq(wsc_status(hello), 200, "a plain GET /hello%s?q=%s goes to on_http, which "
+                 "answers 200; got %d" HS, path, query, wsc_status(hello));
+    cr_assert_str_eq(wsc_body(hello), want, "on_http answers with the method, req->path (the "
+                     "target up to '?') and req->query (after it): expected \"%s\", got \"%s\""
+                     HS, shown(want, strlen(want)),
+                     shown(wsc_body(hello), strlen(wsc_body(hello))));
+    wsc_run_until(base, got_status, none, scaled(HANDSHAKE_MS));
+    cr_assert_eq(wsc_status(none), 404, "on_http returned without answering GET /%s: the server "
+                 "must then answer 404 itself (conn_handshake: 404 unless the application "
+                 "replied), got %d%s" HS, other, wsc_status(none),
+                 wsc_status(none) == 0 ? " (no answer)" : "");
+    wsc_run_until(base, got_closed, none, scaled(WAIT_MS));
+    cr_assert(wsc_closed(none), "the server should close the connection after the 404" HS);
+    cr_assert_eq(app_stat("opens"), 0, "on_open ran for a plain HTTP request" HS);
+    finish();
+}
+
 Test(ex04_handshake, invalid_handshakes_get_400)
 {
     enum { N = 7 };
@@ -839,22 +881,36 @@ Test(ex04_handshake, invalid_handshakes_get_400)
 
 Test(ex04_handshake, oversized_head_gets_431)
 {
-    char *req = malloc(WS_MAX_HEAD_BYTES + 512);
-    struct wsc *c;
+    char *req = malloc(WS_MAX_HEAD_BYTES + 512), *many = malloc(4096), name[12];
+    struct wsc *c, *lines;
+    size_t nlines = WS_MAX_HEADERS + 1 + rnd(10), o;
     int n;
 
-    cr_assert_not_null(req);
+    cr_assert(req != NULL && many != NULL);
     n = snprintf(req, 200, "GET /chat HTTP/1.1\r\nHost: x\r\nX-Big: ");
     rnd_word(req + n, WS_MAX_HEAD_BYTES);
     memcpy(req + n + WS_MAX_HEAD_BYTES, "\r\n\r\n", 5);
+    /* A small head, but over WS_MAX_HEADERS lines. */
+    o = (size_t)snprintf(many, 4096, "GET /chat HTTP/1.1\r\nHost: x\r\n");
+    for (size_t i = 0; i < nlines; i++) {
+        rnd_word(name, 6);
+        o += (size_t)snprintf(many + o, 4096 - o, "X-%s-%zu: %zu\r\n", name, i, i);
+    }
+    snprintf(many + o, 4096 - o, "\r\n");
     start_app(NULL);
     c = raw_request(req);
+    lines = raw_request(many);
     free(req);
+    free(many);
     wait_status(c, "/chat (a head of 8 KiB)");
     cr_assert_eq(wsc_status(c), 431, "a request head over WS_MAX_HEAD_BYTES should get 431 "
                  "(ws_head_read returns WS_HEAD_TOO_BIG), got %d" HS, wsc_status(c));
     wsc_run_until(base, got_closed, c, scaled(WAIT_MS));
     cr_assert(wsc_closed(c), "the server should close the connection after the 431" HS);
+    wait_status(lines, "/chat (a head of many lines)");
+    cr_assert_eq(wsc_status(lines), 431, "a request head of %zu header lines (over "
+                 "WS_MAX_HEADERS) should get 431 (ws_head_read returns WS_HEAD_TOO_BIG), got %d"
+                 HS, nlines + 1, wsc_status(lines));
     finish();
 }
 
@@ -918,6 +974,13 @@ Test(ex04_handshake, handshake_check_returns_101_400_426)
 
     expect_check(HEAD("GET", "HTTP/1.1", hostl, "websocket", "Upgrade", "13", keyl), 101, key,
                  "everything right");
+    {
+        json_t *a = unit(json_pack("{ss so sb}", "op", "handshake_check", "head",
+                                   sio_hex(h, strlen(h)), "null_head", 1),
+                         "ws_handshake_check(NULL, accept)", HS);
+        cr_assert_eq(judge_int(a, "status", "ws_handshake_check"), 400,
+                     "ws_handshake_check(NULL, accept) should return 400" HS);
+    }
     expect_check(HEAD("GET", "HTTP/1.1", hostl, "WebSocket", "keep-alive, Upgrade", "13", keyl),
                  101, key, "Connection: keep-alive, Upgrade");
     expect_check(HEAD("GET", "HTTP/1.1", hostl, "websocket", "Upgrade", "8", keyl), 426, key,
@@ -944,6 +1007,29 @@ Test(ex04_handshake, handshake_check_returns_101_400_426)
                  "POST and version 8 (the method is checked first)");
     expect_check(HEAD("GET", "HTTP/1.1", hostl, "websocket", "Upgrade", "8", shortl), 426, key,
                  "version 8 and a bad key (the version is checked before the key)");
+    /* Each check before the version's wins over a wrong version too. */
+    expect_check(HEAD("GET", "HTTP/1.0", hostl, "websocket", "Upgrade", "8", keyl), 400, key,
+                 "HTTP/1.0 and version 8 (the HTTP version is checked first)");
+    expect_check(HEAD("GET", "HTTP/1.1", "", "websocket", "Upgrade", "8", keyl), 400, key,
+                 "no Host and version 8 (Host is checked before the version)");
+    expect_check(HEAD("GET", "HTTP/1.1", hostl, "h2c", "Upgrade", "8", keyl), 400, key,
+                 "Upgrade: h2c and version 8 (Upgrade is checked before the version)");
+    expect_check(HEAD("GET", "HTTP/1.1", hostl, "websocket", "keep-alive", "8", keyl), 400, key,
+                 "Connection: keep-alive and version 8 (Connection is checked before the "
+                 "version)");
+    /* Keys of the right length but the wrong form, and one too long. */
+    memcpy(bad, key, sizeof(bad));
+    bad[22] = "AQgw"[rnd(4)];
+    bad[23] = "AQgw"[rnd(4)];
+    snprintf(badl, sizeof(badl), "Sec-WebSocket-Key: %s\r\n", bad);
+    expect_check(HEAD("GET", "HTTP/1.1", hostl, "websocket", "Upgrade", "13", badl), 400, key,
+                 "a 24-character key that does not end in \"==\"");
+    snprintf(badl, sizeof(badl), "Sec-WebSocket-Key: %.20s=%c==\r\n", key, "AQgw"[rnd(4)]);
+    expect_check(HEAD("GET", "HTTP/1.1", hostl, "websocket", "Upgrade", "13", badl), 400, key,
+                 "a key with a '=' among its first 22 characters");
+    snprintf(badl, sizeof(badl), "Sec-WebSocket-Key: %c%s\r\n", "AQgw"[rnd(4)], key);
+    expect_check(HEAD("GET", "HTTP/1.1", hostl, "websocket", "Upgrade", "13", badl), 400, key,
+                 "a 25-character key");
 #undef HEAD
     finish();
 }
@@ -1051,6 +1137,14 @@ Test(ex04_frames, parse_needs_more_on_every_prefix)
     a = unit(json_pack("{ss ss si sb}", "op", "frame_parse", "buf", "", "max", 10, "null_buf", 1),
              "ws_frame_parse(NULL, 0, ...)", FR);
     cr_assert_eq(judge_int(a, "rc", "ws_frame_parse"), 0, "buf NULL, len 0 should return 0" FR);
+    a = unit(json_pack("{ss ss si sb si}", "op", "frame_parse", "buf", "", "max", 10, "null_buf", 1,
+                       "len", 1 + (int)rnd(100)), "ws_frame_parse(NULL, len > 0, ...)", FR);
+    cr_assert_eq(judge_int(a, "rc", "ws_frame_parse"), -WS_CLOSE_INTERNAL, "buf NULL with len > 0 "
+                 "should return -1011 (-WS_CLOSE_INTERNAL)" FR);
+    a = unit(json_pack("{ss so si sb}", "op", "frame_parse", "buf", sio_hex(buf, 6), "max", 10,
+                       "null_out", 1), "ws_frame_parse(buf, len, max, NULL)", FR);
+    cr_assert_eq(judge_int(a, "rc", "ws_frame_parse"), -WS_CLOSE_INTERNAL, "out NULL should "
+                 "return -1011 (-WS_CLOSE_INTERNAL)" FR);
     finish();
 }
 
@@ -1144,6 +1238,17 @@ Test(ex04_frames, parse_length_over_cap_is_1009)
     f = parse(buf, 10, cap);
     cr_assert_eq(f.rc, -WS_CLOSE_TOO_BIG, "a header announcing more than max_payload (%zu) should "
                  "return -1009 as soon as the length is read, got %lld" FR, cap, f.rc);
+    /* A max_payload over WS_PAYLOAD_LIMIT (1 GiB) counts as 1 GiB. */
+    n = wsc_encode(buf, sizeof(buf), 1, WS_OP_BINARY, "", 0,
+                   (long long)WS_PAYLOAD_LIMIT + 1 + (long long)rnd(1 << 20));
+    f = parse(buf, n, (size_t)1 << 40);
+    cr_assert_eq(f.rc, -WS_CLOSE_TOO_BIG, "a header announcing more than 1 GiB with max_payload "
+                 "1 TiB should return -1009 (a max_payload over WS_PAYLOAD_LIMIT counts as "
+                 "WS_PAYLOAD_LIMIT), got %lld" FR, f.rc);
+    n = wsc_encode(buf, sizeof(buf), 1, WS_OP_BINARY, "", 0, (long long)WS_PAYLOAD_LIMIT);
+    f = parse(buf, n, (size_t)1 << 40);
+    cr_assert_eq(f.rc, 0, "a header announcing exactly 1 GiB with max_payload 1 TiB is allowed: "
+                 "expected 0 (need the payload), got %lld" FR, f.rc);
     n = wsc_encode(buf, sizeof(buf), 1, WS_OP_BINARY, "", 0, 5);
     buf[2] |= 0x80;                         /* the top bit of the 64-bit length */
     f = parse(buf, n, 1 << 20);
@@ -1368,6 +1473,9 @@ Test(ex04_frames, text_and_binary_are_echoed)
         cr_assert_eq(memcmp(m->data, pay[k], lens[k]), 0, "message %zu (%zu bytes): the bytes "
                      "differ: unmask with the frame's key (ws_mask)" FR, k, lens[k]);
     }
+    cr_assert_eq(app_stat("unterminated"), 0, "on_message got a message whose data[len] is not "
+                 "'\\0': the contract promises one after the data (allocate one more byte and "
+                 "write it before calling on_message)" FR);
     for (size_t k = 0; k < 6; k++)
         free(pay[k]);
     free(stream);
@@ -1493,6 +1601,27 @@ Test(ex04_frames, oversized_message_closes_1009)
     cr_assert_not_null(pay);
     rnd_bytes(pay, 50 * 1024);
     start_app(opts);
+    /* Exactly max_message, in two fragments cut at random: allowed. */
+    {
+        size_t max = 131072, cut = 1 + rnd(max - 1);
+        unsigned char *exact = malloc(max);
+        struct wsc *c0 = open_client("/echo", NULL);
+        const struct wsc_msg *m;
+
+        cr_assert_not_null(exact);
+        rnd_bytes(exact, max);
+        wsc_send_frame(c0, 0, WS_OP_BINARY, exact, cut);
+        wsc_send_frame(c0, 1, WS_OP_CONT, exact + cut, max - cut);
+        wait_count(c0, 1, "a message of exactly max_message (128 KiB) in two fragments");
+        m = wsc_msg(c0, 0);
+        cr_assert(m->opcode == WS_OP_BINARY && m->len == max && memcmp(m->data, exact, max) == 0,
+                  "a message of exactly max_message (128 KiB) is allowed: expected its echo, "
+                  "got %s %u (%zu bytes): the cap is max_message bytes for the whole message, "
+                  "its '\\0' not counted" FR, m->opcode == WS_OP_CLOSE ? "a close frame, code" :
+                  "opcode", m->opcode == WS_OP_CLOSE ? m->close_code : (unsigned)m->opcode,
+                  m->len);
+        free(exact);
+    }
     /* Three fragments of 50 KiB: the third one crosses 128 KiB. */
     c1 = open_client("/echo", NULL);
     wsc_send_frame(c1, 0, WS_OP_BINARY, pay, 50 * 1024);
@@ -1549,14 +1678,20 @@ Test(ex04_frames, invalid_close_frame_closes_1002)
 
 Test(ex04_frames, close_handshake_completes)
 {
-    unsigned code = rnd(2) ? 1000 : 3000 + (unsigned)rnd(2000);
+    /* The close timeout is long (2 s): every close here must end well
+     * before it, on the close frames themselves. */
+    static const char *const opts[] = { "--max-message", "131072", "--ping-interval", "10000",
+                                        "--close-timeout", "2000", NULL };
+    unsigned code = 3000 + (unsigned)rnd(2000);
     char reason[24];
-    struct wsc *c;
+    struct wsc *c, *e, *s;
     const struct wsc_msg *m;
     json_int_t v;
+    double t0;
 
     rnd_word(reason, rnd(20));
-    start_app(NULL);
+    start_app(opts);
+    /* The client closes first, with a code drawn for this run. */
     c = open_client("/echo", NULL);
     wsc_send_close(c, code, reason);
     wsc_run_until(base, got_closed, c, scaled(WAIT_MS));
@@ -1576,6 +1711,46 @@ Test(ex04_frames, close_handshake_completes)
     v = app_stat("conns");
     cr_assert_eq(v, 0, "the connection is still allocated after the close handshake "
                  "(ws_server_conn_count is %d)" CL, (int)v);
+    /* A close frame without a code: the answer has none either, and
+     * on_close gets 1005. */
+    e = open_client("/echo", NULL);
+    wsc_send_close(e, 0, NULL);
+    wsc_run_until(base, got_closed, e, scaled(WAIT_MS));
+    m = wsc_close_frame(e);
+    cr_assert(m != NULL && m->close_code == WS_CLOSE_NO_STATUS, "after a close frame without a "
+              "code, the server should answer with a close frame without a code either (1005 "
+              "may not be sent), got %s %u" CL, m ? "code" : "no close frame",
+              m ? m->close_code : 0);
+    cr_assert(wsc_closed(e), "after the close handshake, the server should close the TCP "
+              "connection" CL);
+    v = wait_stat("closes", 2, WAIT_MS);
+    cr_assert_eq(v, 2, "on_close should run once per connection, ran %d times for two" CL,
+                 (int)v);
+    v = app_stat("last_code");
+    cr_assert_eq(v, WS_CLOSE_NO_STATUS, "a close frame without a code: on_close should get 1005, "
+                 "got %d" CL, (int)v);
+    /* The server closes first (ws_conn_close), the client answers: the
+     * server closes the TCP connection then, not at the close timeout. */
+    s = open_client("/echo", NULL);
+    wsc_send_text(s, "cmd:close");
+    t0 = fx_now_ms();
+    wsc_run_until(base, got_closed, s, scaled(WAIT_MS));
+    cr_assert_not_null(wsc_close_frame(s), "cmd:close makes the echo server call ws_conn_close: "
+                       "no close frame came" CL);
+    cr_assert(wsc_closed(s), "the server closed first and the client answered: the server "
+              "should then close the TCP connection" CL);
+    v = wait_stat("closes", 3, WAIT_MS);
+    cr_assert_eq(v, 3, "on_close should run once per connection, ran %d times for three" CL,
+                 (int)v);
+    cr_assert_lt(fx_now_ms() - t0, scaled(1000), "the server closed first and the client "
+                 "answered at once, but the connection was freed (on_close) only after %.0f ms, "
+                 "by the close timeout (2000 ms): once the peer's close frame has arrived and "
+                 "ours is written, free the connection" CL, fx_now_ms() - t0);
+    v = app_stat("last_code");
+    cr_assert_eq(v, WS_CLOSE_NORMAL, "the server closed with 1000 and the client answered with "
+                 "1000: on_close should get the peer's code 1000, got %d" CL, (int)v);
+    cr_assert_eq(app_stat("conns"), 0, "a connection is still allocated after three close "
+                 "handshakes" CL);
     finish();
 }
 
@@ -1634,12 +1809,21 @@ Test(ex04_frames, close_timeout_frees_connection)
     static const char *const opts[] = { "--max-message", "131072", "--ping-interval", "10000",
                                         "--close-timeout", "300", NULL };
     struct wsc_opts mute = { .no_auto_reply = 1 };
-    struct wsc *c;
+    struct wsc *c, *half;
     json_int_t closes;
+    char req[1024];
+    double t0;
+    int n;
 
     start_app(opts);
+    /* A request head that never ends: it may take close_timeout_ms too. */
+    half = client();
+    n = wsc_handshake_request(half, "/echo", req, sizeof(req));
+    cr_assert_gt(n, 40, "test bug: the request is %d bytes", n);
+    wsc_send_raw(half, req, 20 + rnd((size_t)n - 40));
     c = open_client("/echo", &mute);    /* will not answer the close frame */
     wsc_send_text(c, "cmd:close");
+    t0 = fx_now_ms();
     closes = wait_stat("closes", 1, 2000);
     cr_assert_eq(closes, 1, "the server closed, the peer never answered: the connection "
                  "should be freed after close_timeout_ms (300 ms), with on_close; after 2 s "
@@ -1649,7 +1833,13 @@ Test(ex04_frames, close_timeout_frees_connection)
     closes = app_stat("last_code");
     cr_assert_eq(closes, WS_CLOSE_ABNORMAL, "no close frame came back: on_close should get 1006, "
                  "got %d" LIFE, (int)closes);
-    cr_assert_eq(app_stat("conns"), 0, "the connection is still allocated" LIFE);
+    wsc_run_until(base, got_closed, half, scaled(1000));
+    cr_assert(wsc_closed(half), "a request head that never ended is still open after %.0f ms: "
+              "it may take close_timeout_ms (300 ms), then the connection is freed (the timer "
+              "armed when it was accepted: do not re-arm it when bytes arrive)" LIFE,
+              fx_now_ms() - t0);
+    wsc_run_for(base, 20);
+    cr_assert_eq(app_stat("conns"), 0, "a connection is still allocated" LIFE);
     finish();
 }
 
@@ -1739,6 +1929,204 @@ Test(ex04_frames, slow_reader_dropped_outside_send)
     wsc_run_until(base, got_closed, slow, scaled(WAIT_MS));
     cr_assert(wsc_closed(slow), "on_close ran for the slow reader, but its TCP connection is "
               "still open" LIFE);
+    finish();
+}
+
+/* ws_conn_send on the connection opened last; returns its result. */
+static int conn_send(int opcode, const void *data, size_t n)
+{
+    char what[80];
+
+    snprintf(what, sizeof(what), "ws_conn_send(opcode %d, %zu bytes)", opcode, n);
+    return (int)judge_int(unit(json_pack("{ss si so}", "op", "send", "opcode", opcode, "data",
+                                         sio_hex(data, n)), what, FR), "rc", what);
+}
+
+/* ws_conn_close on the connection opened last; returns its result. */
+static int conn_close(unsigned code, const void *reason, size_t n)
+{
+    char what[80];
+    json_t *job = json_pack("{ss si}", "op", "close", "code", (int)code);
+
+    json_object_set_new(job, "reason", reason ? sio_hex(reason, n) : json_null());
+    snprintf(what, sizeof(what), "ws_conn_close(%u, a reason of %zu bytes)", code, n);
+    return (int)judge_int(unit(job, what, CL), "rc", what);
+}
+
+Test(ex04_frames, send_and_close_check_their_arguments)
+{
+    /* 3 s to close: the connection stays listed while the test looks at
+     * it after its close. */
+    static const char *const opts[] = { "--max-message", "131072", "--ping-interval", "10000",
+                                        "--close-timeout", "3000", NULL };
+    static const int not_sendable[] = { WS_OP_CONT, WS_OP_CLOSE, WS_OP_PONG, 3, 7, 11 };
+    unsigned bad_codes[] = { 0, 999, 1004, 1005, 1006, 1015, 5000, (unsigned)rnd(1000),
+                             5000 + (unsigned)rnd(60536) };
+    struct wsc_opts mute = { .no_auto_reply = 1 };   /* stays closing: no answer */
+    unsigned char text[101], bin[64], ping[126], reason[124], text2[40];
+    size_t nt = 1 + rnd(100), nb = 1 + rnd(64), nt2 = 1 + rnd(40);
+    unsigned code = 3000 + (unsigned)rnd(2000);
+    const struct wsc_msg *m;
+    struct wsc *c;
+    int rc;
+
+    rnd_utf8(text, nt);
+    rnd_bytes(bin, nb);
+    rnd_bytes(ping, sizeof(ping));
+    rnd_utf8(text2, nt2);
+    start_app(opts);
+    c = open_client("/echo", &mute);
+    /* What may be sent: text, binary, a ping of up to 125 bytes. */
+    rc = conn_send(WS_OP_TEXT, text, nt);
+    cr_assert_eq(rc, 0, "ws_conn_send of a text on an open connection should return 0, got %d"
+                 FR, rc);
+    rc = conn_send(WS_OP_BINARY, bin, nb);
+    cr_assert_eq(rc, 0, "ws_conn_send of a binary message should return 0, got %d" FR, rc);
+    rc = conn_send(WS_OP_PING, ping, WS_MAX_CONTROL_PAYLOAD);
+    cr_assert_eq(rc, 0, "ws_conn_send of a 125-byte ping should return 0, got %d" FR, rc);
+    /* What may not: a longer ping, other opcodes. */
+    rc = conn_send(WS_OP_PING, ping, WS_MAX_CONTROL_PAYLOAD + 1);
+    cr_assert_eq(rc, -1, "ws_conn_send of a 126-byte ping should return -1 (control frames carry "
+                 "at most 125 bytes), got %d" FR, rc);
+    for (size_t i = 0; i < sizeof(not_sendable) / sizeof(not_sendable[0]); i++) {
+        rc = conn_send(not_sendable[i], bin, 1 + rnd(nb));
+        cr_assert_eq(rc, -1, "ws_conn_send with opcode %d should return -1 (only text, binary and "
+                     "ping), got %d" FR, not_sendable[i], rc);
+    }
+    /* Close codes and reasons that may not be sent. */
+    for (size_t i = 0; i < sizeof(bad_codes) / sizeof(bad_codes[0]); i++) {
+        rc = conn_close(bad_codes[i], "x", 1);
+        cr_assert_eq(rc, -1, "ws_conn_close with code %u should return -1 (1000 to 4999, not 1004 "
+                     "to 1006 or 1015), got %d" CL, bad_codes[i], rc);
+    }
+    rnd_utf8(reason, sizeof(reason));
+    rc = conn_close(WS_CLOSE_NORMAL, reason, sizeof(reason));
+    cr_assert_eq(rc, -1, "ws_conn_close with a reason of 124 bytes should return -1 (at most 123: "
+                 "a close frame carries 125 bytes, the code takes 2), got %d" CL, rc);
+    rnd_utf8(reason, 10);
+    reason[1 + rnd(8)] = 0xFF;
+    rc = conn_close(WS_CLOSE_NORMAL, reason, 10);
+    cr_assert_eq(rc, -1, "ws_conn_close with a reason that is not UTF-8 should return -1, got %d"
+                 CL, rc);
+    /* None of these was sent: the connection is still open. */
+    rc = conn_send(WS_OP_TEXT, text2, nt2);
+    cr_assert_eq(rc, 0, "ws_conn_send after refused calls should still work, got %d" FR, rc);
+    wait_count(c, 3, "three messages sent with ws_conn_send");
+    wsc_run_for(base, 30);
+    cr_assert_null(wsc_error(c), "the server broke the protocol: %s" FR, wsc_error(c));
+    cr_assert_eq(wsc_count(c), 3, "the client got %zu frames; expected the text, the binary "
+                 "message and the second text (the refused calls send nothing)" FR,
+                 wsc_count(c));
+    m = wsc_msg(c, 0);
+    cr_assert(m->opcode == WS_OP_TEXT && m->len == nt && memcmp(m->data, text, nt) == 0,
+              "the first frame should be the text sent with ws_conn_send" FR);
+    m = wsc_msg(c, 1);
+    cr_assert(m->opcode == WS_OP_BINARY && m->len == nb && memcmp(m->data, bin, nb) == 0,
+              "the second frame should be the binary message sent with ws_conn_send" FR);
+    m = wsc_msg(c, 2);
+    cr_assert(m->opcode == WS_OP_TEXT && m->len == nt2 && memcmp(m->data, text2, nt2) == 0,
+              "the third frame should be the second text: got opcode %d (%zu bytes)" FR,
+              m->opcode, m->len);
+    /* A valid close, with a reason of exactly 123 bytes. */
+    rnd_utf8(reason, 123);
+    rc = conn_close(code, reason, 123);
+    cr_assert_eq(rc, 0, "ws_conn_close(%u) with a 123-byte UTF-8 reason should return 0, got %d"
+                 CL, code, rc);
+    wsc_run_until(base, got_close_frame, c, scaled(WAIT_MS));
+    m = wsc_close_frame(c);
+    cr_assert_not_null(m, "ws_conn_close returned 0 but no close frame came" CL);
+    cr_assert(m->close_code == code && m->len == 123 && memcmp(m->data, reason, 123) == 0,
+              "the close frame should carry the code %u and the 123-byte reason, got %u and %zu "
+              "bytes" CL, code, m->close_code, m->len);
+    /* Closing: nothing more may be sent. */
+    rc = conn_send(WS_OP_TEXT, text, nt);
+    cr_assert_eq(rc, -1, "ws_conn_send after ws_conn_close should return -1 (the connection is "
+                 "closing), got %d" FR, rc);
+    rc = conn_close(WS_CLOSE_NORMAL, NULL, 0);
+    cr_assert_eq(rc, -1, "a second ws_conn_close should return -1, got %d" CL, rc);
+    wsc_run_for(base, 30);
+    cr_assert_eq(wsc_count(c), 4, "after the close frame the server sent %zu more frames" CL,
+                 wsc_count(c) - 4);
+    cr_assert_eq(app_stat("reentered"), 0, "a callback ran from inside ws_conn_send or "
+                 "ws_conn_close" LIFE);
+    finish();
+}
+
+/* What the subject did with its CPU during a wait. */
+struct waited {
+    double wall, cpu;
+    long wakeups;
+};
+
+/* On server s (port p): three open connections whose clients answer the
+ * keepalive pings, one the server closed whose peer never answers, and a
+ * request head that never ends; then the judge watches for 1 s, talking
+ * to the server only through those clients. */
+static struct waited idle_wait(struct subj *s, int p)
+{
+    struct wsc_opts mute = { .no_auto_reply = 1 };
+    struct subj_usage u0, u1;
+    struct waited w;
+    struct wsc *c, *half;
+    char req[1024], target[16];
+    double t0;
+    int n, old = port;
+
+    port = p;
+    for (int i = 0; i < 3; i++)
+        open_client("/echo", NULL);
+    c = open_client("/echo", &mute);
+    half = client();
+    n = wsc_handshake_request(half, "/echo", req, sizeof(req));
+    wsc_send_raw(half, req, (size_t)n / 2);
+    wsc_send_text(c, "cmd:close");
+    wsc_run_until(base, got_close_frame, c, scaled(WAIT_MS));
+    snprintf(target, sizeof(target), "port %d", p);
+    cr_assert_not_null(wsc_close_frame(c), "cmd:close makes the echo server close: no close "
+                       "frame came (%s)" CL, target);
+    port = old;
+    cr_assert_eq(subj_usage(s, &u0), 0, "cannot read the server's CPU time");
+    t0 = fx_now_ms();
+    wsc_run_for(base, 1000);
+    cr_assert_eq(subj_usage(s, &u1), 0, "cannot read the server's CPU time");
+    w.wall = fx_now_ms() - t0;
+    w.cpu = u1.cpu_ms - u0.cpu_ms;
+    w.wakeups = u1.voluntary_switches - u0.voluntary_switches;
+    return w;
+}
+
+Test(ex04_frames, timers_sleep_until_due)
+{
+    /* Keepalive every 200 ms, 600 ms to close: the server has a timer due
+     * every few hundred milliseconds, and nothing to do in between. */
+    static const char *const opts[] = { "--max-message", "131072", "--ping-interval", "200",
+                                        "--close-timeout", "600", NULL };
+    struct subj *ref;
+    struct waited w, r;
+    int refport;
+
+    start_app(opts);
+    w = idle_wait(subject, port);
+    expect_alive("an idle server");
+    /* The reference, in the same conditions, for the scale. */
+    ref = start_server("subject-ex04", 1, opts, &refport);
+    r = idle_wait(ref, refport);
+    cr_log_info("idle 1 s: CPU %.1f ms, %ld wake-ups (the reference: %.1f ms, %ld)", w.cpu,
+                w.wakeups, r.cpu, r.wakeups);
+    cr_assert_lt(w.cpu, 0.1 * w.wall, "the server used %.0f ms of CPU during %.0f ms in which it "
+                 "only had to wait for its timers (the reference: %.0f ms): an event loop "
+                 "sleeps until the next timer is due" LIFE, w.cpu, w.wall, r.cpu);
+    /* The reference wakes for each keepalive tick, pong and timeout: a few
+     * dozen times; a timer re-armed every millisecond wakes about 1000
+     * times in this second. */
+    cr_assert_leq(w.wakeups, 2 * r.wakeups + 50, "the server went to sleep and woke up %ld times "
+                  "during %.0f ms in which it only had to wait (keepalive every 200 ms, a close "
+                  "and a request head timing out after 600 ms); the reference, %ld times.  Arm "
+                  "each connection's timer for the moment something is due (the next keepalive "
+                  "tick, the close timeout) and let the loop sleep until then; a timer re-armed "
+                  "every few milliseconds to look at the clock polls, and keeps the machine busy "
+                  "for nothing" LIFE, w.wakeups, w.wall, r.wakeups);
+    judge_stop(ref, 3000, "the reference's subject-ex04", "");
     finish();
 }
 
@@ -2184,9 +2572,9 @@ Test(ex04_chat, invalid_name_refused)
 Test(ex04_chat, taken_name_refused)
 {
     const char *ann_n = uname("ann");
-    const char *left[1] = { ann_n };
-    char target[64], what[80];
-    struct wsc *c;
+    char target[64], what[80], other[CHAT_MAX_NAME + 1];
+    const char *both[2] = { ann_n, other };
+    struct wsc *c, *o;
 
     start_chat(NULL);
     join(ann_n);
@@ -2194,8 +2582,54 @@ Test(ex04_chat, taken_name_refused)
     snprintf(what, sizeof(what), "a second \"%s\"", ann_n);
     c = open_client(target, NULL);
     expect_refused(c, "name taken", what);
-    expect_users_now(left, 1, "the second one was refused");
+    /* Names are compared exactly: the same name in another case is another
+     * user. */
+    snprintf(other, sizeof(other), "%s", ann_n);
+    other[0] = (char)(other[0] ^ 0x20);     /* "ann_..." -> "Ann_..." */
+    o = join(other);
+    expect_item(o, 0, users_of(both, 2), "\"ann_...\" and \"Ann_...\" are two names "
+                "(compared exactly, not without case): the user list sent to Ann_...");
+    expect_users_now(both, 2, "the second ann was refused, Ann joined");
     finish();
+}
+
+/* {"type":"message","text":"<n letters>"}, the text drawn for this run, in a
+ * malloc'd string; *text points at the text inside it. */
+static char *long_message(size_t n, const char **text)
+{
+    static const char head[] = "{\"type\":\"message\",\"text\":\"";
+    char *s = malloc(sizeof(head) + n + 3);
+
+    cr_assert_not_null(s);
+    memcpy(s, head, sizeof(head) - 1);
+    rnd_word(s + sizeof(head) - 1, n);
+    memcpy(s + sizeof(head) - 1 + n, "\"}", 3);
+    *text = s + sizeof(head) - 1;
+    return s;
+}
+
+/* Item i of c is {"type":"message","from":from,"text":text[0..n)}
+ * (checked without printing a megabyte). */
+static void expect_long_message(struct wsc *c, size_t i, const char *from, const char *text,
+                                size_t n, const char *what)
+{
+    json_t *j;
+    const char *t;
+
+    wait_count(c, i + 1, what);
+    j = item_json(c, i);
+    t = json_string_value(json_object_get(j, "text"));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "type")) ?
+                     json_string_value(json_object_get(j, "type")) : "(none)", "message",
+                     "%s: expected a message, got %s" CH, what,
+                     shown(wsc_msg(c, i)->data, wsc_msg(c, i)->len));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "from")) ?
+                     json_string_value(json_object_get(j, "from")) : "(none)", from,
+                     "%s: \"from\" should be %s" CH, what, from);
+    cr_assert(t != NULL && json_string_length(json_object_get(j, "text")) == n &&
+              memcmp(t, text, n) == 0, "%s: the text should be the %zu bytes sent, got %zu" CH,
+              what, n, t ? json_string_length(json_object_get(j, "text")) : 0);
+    json_decref(j);
 }
 
 Test(ex04_chat, bad_messages_get_error)
@@ -2205,32 +2639,48 @@ Test(ex04_chat, bad_messages_get_error)
         "{\"type\":\"message\",\"text\":42}",
     };
     const char *ann_n = uname("ann"), *bob_n = uname("bob"), *text = rnd_chat_text();
+    const char *long_text, *max_text;
+    char *too_long = long_message(CHAT_MAX_TEXT + 1, &long_text);
+    char *max_len = long_message(CHAT_MAX_TEXT, &max_text);
     struct wsc *ann, *bob;
     size_t n = sizeof(bad) / sizeof(bad[0]);
-    unsigned char bin[16];
+    char bin[96];
 
-    rnd_bytes(bin, sizeof(bin));
+    /* A binary frame holding a valid chat message: still refused. */
+    snprintf(bin, sizeof(bin), "{\"type\":\"message\",\"text\":\"%s\"}", uname("binary"));
     start_chat(NULL);
     ann = join(ann_n);
     bob = join(bob_n);
     wait_count(ann, 2, "ann: users, join bob");
     for (size_t i = 0; i < n; i++)
         wsc_send_text(bob, bad[i]);
-    wsc_send_frame(bob, 1, WS_OP_BINARY, bin, 1 + rnd(sizeof(bin)));
+    wsc_send_frame(bob, 1, WS_OP_BINARY, bin, strlen(bin));
+    wsc_send_text(bob, too_long);
     say(bob, text);
-    for (size_t i = 0; i <= n; i++) {
+    for (size_t i = 0; i <= n + 1; i++) {
         json_t *j;
         wait_count(bob, 2 + i, "error events for bad messages");
         j = item_json(bob, 1 + i);
         cr_assert_str_eq(json_string_value(json_object_get(j, "type")) ?
                          json_string_value(json_object_get(j, "type")) : "(none)", "error",
                          "bad message %zu (\"%s\") should get {\"type\":\"error\",...} back" CH,
-                         i, i < n ? bad[i] : "a binary frame");
+                         i, i < n ? bad[i] : i == n ? "a binary frame, even holding a chat "
+                         "message" : "a text of CHAT_MAX_TEXT + 1 bytes (1 MiB + 1: too long)");
         cr_assert(json_is_string(json_object_get(j, "reason")), "an error needs a reason" CH);
         json_decref(j);
     }
-    expect_item(bob, 2 + n, message_of(bob_n, text), "after the bad messages, bob's good one");
+    expect_item(bob, 3 + n, message_of(bob_n, text), "after the bad messages, bob's good one");
     expect_item(ann, 2, message_of(bob_n, text), "ann should see only bob's good message");
+    /* The limits of a good one: exactly CHAT_MAX_TEXT bytes, and none. */
+    wsc_send_text(bob, max_len);
+    say(bob, "");
+    expect_long_message(ann, 3, bob_n, max_text, CHAT_MAX_TEXT, "a text of exactly "
+                        "CHAT_MAX_TEXT bytes (1 MiB) is allowed: ann's next message");
+    expect_long_message(bob, 4 + n, bob_n, max_text, CHAT_MAX_TEXT, "a text of exactly "
+                        "CHAT_MAX_TEXT bytes (1 MiB) is allowed: bob's next message");
+    expect_item(ann, 4, message_of(bob_n, ""), "an empty text is allowed: ann's next message");
+    free(too_long);
+    free(max_len);
     finish();
 }
 
