@@ -54,7 +54,7 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 VARIANTS        := test bench cov asan
 test_VFLAGS     := -O1
 bench_VFLAGS    := -O2
-cov_VFLAGS      := -O0 --coverage
+cov_VFLAGS      := -O1 --coverage
 asan_VFLAGS     := -O1 $(SAN_FLAGS)
 test_VLDFLAGS   :=
 bench_VLDFLAGS  :=

@@ -60,6 +60,8 @@ struct grade_state {
     double deadline;          /* the exercise's, or the submission's */
     int run_memory_mb;        /* RLIMIT_AS of the judge's runs (0: none) */
     char share[PATH_MAX];     /* /tmp/wb-grader-XXXXXX (grade_share()), "" */
+    int cov_ready;            /* the tests ran the cov variant: counters */
+    char cov_why[512];        /* why not, when coverage was asked */
     struct apiset api;
     unsigned char *listed;    /* per rubric test: in the judge's list */
     char *capbuf;             /* GRADE_OUTPUT_CAP bytes */
@@ -79,6 +81,8 @@ static int grade_fmt(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
+
+static int grade_share(struct grade_state *st, char *why, size_t whylen);
 
 /* Records an internal error: 0 points and exercise status "error". */
 static int grade_internal(struct grade_state *st, const char *what,
@@ -616,20 +620,63 @@ static int grade_one(struct grade_state *st, size_t i)
 
 /* Runs the tests without a group, then each group in rubric order (a
  * group only requires groups listed before it). */
+/*
+ * The subjects the tests run: with coverage asked, the cov variant (the
+ * same text, -O1 --coverage), whose counters the subjects write into
+ * SHARE/gcda as the tests go (no second run for the coverage); else the
+ * test variant.  Fills bindir and, for the cov variant, the environment
+ * entry in env_cov.
+ */
+static int grade_test_subjects(struct grade_state *st, char *bindir, size_t len, char *env_cov,
+                               size_t envlen)
+{
+    struct build_spec spec;
+    struct build_out out = { 0 };
+    char gcda[PATH_MAX], err[RUNNER_ERR_LEN];
+
+    grade_build_spec(st, &spec, 0);
+    build_bindir(&spec, BUILD_TEST, bindir, len);
+    env_cov[0] = '\0';
+    if (!st->ctx->coverage)
+        return 0;
+    if (build_variant(&spec, BUILD_COV, &out) < 0)
+        return -1;
+    if (out.status != BUILD_OK) {
+        grade_fmt(st->cov_why, sizeof(st->cov_why), "the coverage build failed: %.400s",
+                  out.status == BUILD_REJECTED && out.reasons ? out.reasons : out.note);
+        build_out_clear(&out);
+        return 0;
+    }
+    build_out_clear(&out);
+    if (grade_share(st, st->cov_why, sizeof(st->cov_why)) < 0)
+        return 0;
+    if (grade_fmt(gcda, sizeof(gcda), "%s/gcda", st->share) < 0 ||
+        runner_clear_dir(gcda, err) < 0 || chmod(gcda, 0777) < 0 ||
+        grade_fmt(env_cov, envlen, "WB_COVERAGE_DIR=%s", gcda) < 0) {
+        grade_fmt(st->cov_why, sizeof(st->cov_why), "cannot prepare the counters' folder");
+        env_cov[0] = '\0';
+        return 0;
+    }
+    build_bindir(&spec, BUILD_COV, bindir, len);
+    st->cov_ready = 1;
+    return 0;
+}
+
 static int grade_tests(struct grade_state *st)
 {
-    char bindir[PATH_MAX], refdir[PATH_MAX], why[512];
+    char bindir[PATH_MAX], refdir[PATH_MAX], why[512], env_cov[PATH_MAX + 32];
+    const char *extra[] = { env_cov, NULL };
     struct build_spec spec;
     long g;
     size_t i;
     int ref;
 
-    grade_build_spec(st, &spec, 0);
-    build_bindir(&spec, BUILD_TEST, bindir, sizeof(bindir));
+    if (grade_test_subjects(st, bindir, sizeof(bindir), env_cov, sizeof(env_cov)) < 0)
+        return -1;
     ref = grade_build_reference(st->ctx, st->r, why, sizeof(why)) == 0;
     grade_build_spec(st, &spec, 1);
     build_bindir(&spec, BUILD_TEST, refdir, sizeof(refdir));
-    if (grade_env(st, bindir, ref ? refdir : NULL, NULL) < 0)
+    if (grade_env(st, bindir, ref ? refdir : NULL, env_cov[0] ? extra : NULL) < 0)
         return grade_internal(st, "environment", "too long") < 0 ? -1 : 0;
     for (g = -1; g < (long)st->r->ngroups; g++)
         for (i = 0; i < st->r->ntests; i++)
@@ -1097,57 +1144,27 @@ static void grade_measure_coverage(struct grade_state *st,
                                    struct report_coverage *c,
                                    char *why, size_t whylen)
 {
-    char bin[PATH_MAX], objdir[PATH_MAX], gcda[PATH_MAX], env_cov[PATH_MAX + 32];
-    char json[PATH_MAX], runlog[PATH_MAX], err[RUNNER_ERR_LEN], gcovlog[PATH_MAX];
-    const char *test_argv[] = { st->judge, "-j1", "--ascii", NULL };
+    char objdir[PATH_MAX], gcda[PATH_MAX], json[PATH_MAX], err[RUNNER_ERR_LEN];
+    char gcovlog[PATH_MAX];
     const char *gcovr_argv[] = { "gcovr", "--root", st->ctx->submission,
                                  "--object-directory", objdir,
                                  "--json-summary", json, objdir, NULL };
     struct runner_spec gspec = { gcovr_argv, NULL, gcovlog, 120, 120, 1,
                                  NULL, NULL, GRADE_BUILD_MEMORY_MB, NULL };
-    const char *extra[] = { env_cov, NULL };
-    struct runner_capture cap;
     struct runner_result res;
-    struct build_spec spec;
-    struct build_out out = { 0 };
-    long timeout = (long)st->r->ntests * st->r->timeout_s;
-    int cut;
 
-    grade_build_spec(st, &spec, 0);
-    if (build_variant(&spec, BUILD_COV, &out) < 0 || out.status != BUILD_OK) {
-        grade_fmt(why, whylen, "the coverage build failed: %.400s",
-                  out.status == BUILD_REJECTED && out.reasons ? out.reasons : out.note);
-        build_out_clear(&out);
+    if (!st->cov_ready) {
+        grade_fmt(why, whylen, "%s", st->cov_why[0] ? st->cov_why : "no counters");
         return;
     }
-    build_out_clear(&out);
-    build_bindir(&spec, BUILD_COV, bin, sizeof(bin));
-    if (grade_share(st, why, whylen) < 0)
-        return;
     if (grade_fmt(objdir, sizeof(objdir), "%s/cov/obj", st->work) < 0 ||
         grade_fmt(gcda, sizeof(gcda), "%s/gcda", st->share) < 0 ||
-        grade_fmt(env_cov, sizeof(env_cov), "WB_COVERAGE_DIR=%s", gcda) < 0 ||
         grade_fmt(json, sizeof(json), "%s/%s.coverage.json", st->ctx->out, st->r->id) < 0 ||
-        grade_fmt(runlog, sizeof(runlog), "%s/%s.coverage.log", st->ctx->out, st->r->id) < 0 ||
         grade_fmt(gcovlog, sizeof(gcovlog), "%s/%s.gcovr.log", st->ctx->out, st->r->id) < 0) {
         grade_fmt(why, whylen, "path too long");
         return;
     }
-    /* The subjects write their counters there, as their own uid. */
-    if (runner_clear_dir(gcda, err) < 0 || chmod(gcda, 0777) < 0) {
-        grade_fmt(why, whylen, "cannot prepare %s", gcda);
-        return;
-    }
-    if (grade_env(st, bin, NULL, extra) < 0) {
-        grade_fmt(why, whylen, "environment too long");
-        return;
-    }
-    /* The judge's verdicts here are not used: only the counters left. */
-    if (grade_run_isolated(st, test_argv, timeout > 600 ? 600 : (int)timeout,
-                           runlog, &cap, &res, &cut, err) < 0) {
-        grade_fmt(why, whylen, "cannot run the tests: %s", err);
-        return;
-    }
+    /* The counters the tests' subjects left (no second run). */
     grade_collect_counters(st, gcda, objdir);
     unlink(json);
     if (runner_run(&gspec, &res, err) < 0 || res.outcome != RUNNER_EXITED ||
