@@ -73,7 +73,8 @@ static struct event_base *base;
 static struct subj *server;       /* the ex03-server running now */
 static struct ns_sink *sink;
 static struct tc_client *client;
-static char notify_url[128];
+static char notify_url[160];
+static char notify_target[96];    /* its path and query, drawn per test */
 static char db_path[PATH_MAX];    /* users.db in the server's scratch folder */
 static int port;
 
@@ -89,22 +90,27 @@ static void setup(void)
     cr_assert_not_null(base, "fx_event_base_new failed");
     sink = ns_sink_new(base, 1, err, sizeof(err));
     cr_assert_not_null(sink, "cannot start the notification receiver: %s", err);
-    cr_assert_eq(ns_sink_url(sink, "/notify", notify_url, sizeof(notify_url)), 0);
+    /* A path of this run: a server that posts anywhere else is seen. */
+    snprintf(notify_target, sizeof(notify_target), "/hooks/%.8s?from=ex03", judge_token());
+    cr_assert_eq(ns_sink_url(sink, notify_target, notify_url, sizeof(notify_url)), 0);
 }
 
 /* Retry timings the tests choose (0: the tests' defaults). */
 struct opts {
     size_t max_body;
     unsigned retry_base_ms, retry_max_ms;
+    unsigned notify_timeout_ms;   /* 0: 2000 */
+    unsigned max_deliveries;      /* 0: the server's default */
     const char *scratch;      /* a stopped server's folder: a restart */
+    int reference;            /* 1: the reference's server, for a comparison */
 };
 
 /* Starts ex03-server on a free port, with the receiver's URL, and waits
  * until it listens. */
 static void start_server_with(struct opts o)
 {
-    char sport[16], base_ms[16], max_ms[16], body[24];
-    const char *args[20];
+    char sport[16], base_ms[16], max_ms[16], timeout_ms[16], conns[16], body[24];
+    const char *args[24];
     size_t n = 0;
     struct subj_spec spec = { .program = "ex03-server", .stop_signal = SIGTERM };
     int rc;
@@ -124,8 +130,15 @@ static void start_server_with(struct opts o)
     args[n++] = base_ms;
     args[n++] = "--retry-max-ms";
     args[n++] = max_ms;
+    snprintf(timeout_ms, sizeof(timeout_ms), "%u",
+             o.notify_timeout_ms ? o.notify_timeout_ms : 2000);
     args[n++] = "--notify-timeout-ms";
-    args[n++] = "2000";
+    args[n++] = timeout_ms;
+    if (o.max_deliveries > 0) {
+        snprintf(conns, sizeof(conns), "%u", o.max_deliveries);
+        args[n++] = "--max-deliveries";
+        args[n++] = conns;
+    }
     if (o.max_body > 0) {
         snprintf(body, sizeof(body), "%zu", o.max_body);
         args[n++] = "--max-body";
@@ -135,6 +148,7 @@ static void start_server_with(struct opts o)
     spec.args = args;
     spec.bind_port = port;
     spec.scratch = o.scratch;
+    spec.reference = o.reference;
     server = judge_start_spec(base, &spec);
     rc = subj_wait_listening(server, port, LISTEN_MS);
     cr_assert_eq(rc, 1, "ex03-server did not start: %s%s%s", subj_error(server),
@@ -235,6 +249,20 @@ static char *db_text(const char *sql, long long id)
     return out;
 }
 
+/* Runs one statement on the database file, read-write, while no server
+ * runs on it: the test's own changes to a server's file.  0, or -1. */
+static int db_exec(const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = -1;
+
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+    sqlite3_close(db);
+    return rc;
+}
+
 static long long users_in_db(void)
 {
     return db_count("SELECT count(*) FROM users");
@@ -248,6 +276,20 @@ static long long outbox_rows(void)
 static long long pending_in_db(void)
 {
     return db_count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL");
+}
+
+/* Runs the loop until the outbox has no pending row, or timeout_ms.
+ * Returns 1 if it has none. */
+static int wait_none_pending(double timeout_ms)
+{
+    double t0 = fx_now_ms();
+
+    while (pending_in_db() != 0) {
+        if (fx_now_ms() - t0 > SCALED(timeout_ms))
+            return 0;
+        tc_run_until(base, NULL, NULL, 10);
+    }
+    return 1;
 }
 
 /* The string value of j, or "" when it is not a string. */
@@ -377,6 +419,27 @@ static int wait_accepted_progress(size_t n, double timeout_ms, double stall_ms)
     return wait_accepted(n, 0);
 }
 
+static int sink_has_count(void *arg)
+{
+    struct count_at_least *c = arg;
+    return ns_sink_count(c->sink) >= c->n;
+}
+
+/* Runs the loop until the receiver has received n requests (whatever their
+ * answer), or timeout_ms.  Returns 1 if it has. */
+static int wait_count(size_t n, double timeout_ms)
+{
+    struct count_at_least c = { sink, n };
+    return tc_run_until(base, sink_has_count, &c, SCALED(timeout_ms));
+}
+
+/* The user id in a notification's Idempotency-Key, 0 when it has none. */
+static long long key_id(const struct ns_record *n)
+{
+    const char *key = n->idempotency_key ? n->idempotency_key : "";
+    return strncmp(key, "user-created-", 13) == 0 ? strtoll(key + 13, NULL, 10) : 0;
+}
+
 /* Expects an error reply: status, JSON {"status", "error", "message"}, and
  * "field" == field when field is not NULL. */
 static void expect_error(const struct tc_response *r, int status, const char *field,
@@ -431,6 +494,10 @@ static void expect_notification_of(const struct ns_record *n, const char *reply,
 
     snprintf(key, sizeof(key), "user-created-%lld", id);
     cr_assert_str_eq(n->method, "POST", "the notification should be a POST; got %s", n->method);
+    cr_assert(n->uri && strcmp(n->uri, notify_target) == 0,
+              "the notification should be posted to the path and query of notify_url, \"%s\"; "
+              "it went to \"%s\": pass s->notify_target to evhttp_make_request()" HINT_DELIVERY,
+              notify_target, n->uri ? n->uri : "none");
     cr_assert(n->idempotency_key && strcmp(n->idempotency_key, key) == 0,
               "the notification should carry \"Idempotency-Key: %s\"; got \"%s\"" HINT_DELIVERY,
               key, n->idempotency_key ? n->idempotency_key : "none");
@@ -651,6 +718,58 @@ Test(ex03_create, outbox_row_is_written_with_the_user)
     finish();
 }
 
+/*
+ * Both rows or neither.  After a first user, the test plants, in the
+ * stopped server's file, an outbox row that already holds the key of the
+ * next user (a delivered one, so that nothing is resumed): the next POST
+ * /users then cannot write its outbox row (the key is UNIQUE), and a
+ * transaction that holds both inserts leaves no user either.
+ */
+Test(ex03_create, user_and_outbox_row_commit_together)
+{
+    struct tc_response first, r;
+    struct person p, q;
+    char body[512], sql[512], scratch[PATH_MAX];
+
+    person(&p, "Ada Byron");
+    person(&q, "Ada King");
+    start_server();
+    long long id = post_user(&p, &first);
+    cr_assert(wait_accepted(1, 3000), "the first user's notification never arrived"
+              HINT_DELIVERY);
+    cr_assert(wait_none_pending(3000), "the receiver accepted the first user's notification, "
+              "but its outbox row is still pending after 3 s (ex03_db_outbox_delivered())"
+              HINT_DELIVERY);
+    stop_server();
+    snprintf(scratch, sizeof(scratch), "%s", subj_scratch(server));
+    snprintf(sql, sizeof(sql), "INSERT INTO outbox (user_id, event, idempotency_key, payload, "
+             "attempts, created_at, delivered_at) VALUES (0, 'user.created', "
+             "'user-created-%lld', '{}', 1, '2000-01-01T00:00:00.000Z', "
+             "'2000-01-01T00:00:00.000Z')", id + 1);
+    cr_assert_eq(db_exec(sql), 0, "test bug: cannot plant an outbox row in %s", db_path);
+    start_server_with((struct opts){ .scratch = scratch });
+    call("POST", "/users", user_body(q.name, q.email, body, sizeof(body)), &r, HINT_OUTBOX);
+    cr_assert(r.status >= 500 && r.status < 600,
+              "the outbox row of user %lld could not be written (the test had taken its key "
+              "user-created-%lld), yet POST /users answered %d (%s); expected a 5xx: when "
+              "ex03_db_insert_outbox() fails, ex03_db_rollback() and answer 500" HINT_OUTBOX,
+              id + 1, id + 1, r.status, r.body ? r.body : "no body");
+    cr_assert_eq(users_in_db(), 1, "the outbox row could not be written, yet the users table "
+                 "has %lld rows, expected 1 (the first user): insert the user and its outbox "
+                 "row in ONE transaction (ex03_db_begin(), both inserts, ex03_db_commit()), and "
+                 "roll it back when either fails: both rows or neither" HINT_OUTBOX,
+                 users_in_db());
+    tc_run_until(base, NULL, NULL, 300);
+    cr_assert_eq(outbox_rows(), 2, "the outbox should hold the first user's row and the one "
+                 "the test planted; it has %lld rows" HINT_OUTBOX, outbox_rows());
+    cr_assert_eq(ns_sink_count(sink), 1, "the receiver got %zu notifications; expected 1, the "
+                 "first user's: nobody is told about a user that was not saved" HINT_OUTBOX,
+                 ns_sink_count(sink));
+    tc_response_clear(&first);
+    tc_response_clear(&r);
+    finish();
+}
+
 Test(ex03_create, sql_looking_text_is_stored_as_text)
 {
     struct tc_response r;
@@ -710,42 +829,101 @@ Test(ex03_errors, malformed_json_is_400)
     finish();
 }
 
+/* The 422's message says what is wrong, in the words of the guide's table:
+ * it contains `says`. */
+static void expect_message(const struct tc_response *r, const char *says, const char *what)
+{
+    json_t *j = parse_body(r, what);
+    const char *m = jstr(json_object_get(j, "message"));
+
+    cr_assert(strstr(m, says) != NULL, "%s: the 422's message should say \"%s\" (the guide's "
+              "validation table); got \"%s\"" HINT_VALID, what, says, m);
+    json_decref(j);
+}
+
+/* An email of exactly len bytes: "<token>.xxx...@example.org". */
+static void email_of_length(char *out, size_t len)
+{
+    static const char domain[] = "@example.org";
+    size_t head = len - (sizeof(domain) - 1);
+    int n = snprintf(out, head + 1, "%s.", judge_token());
+
+    cr_assert(n > 0 && (size_t)n < head, "test bug: email too short");
+    memset(out + n, 'x', head - (size_t)n);
+    memcpy(out + head, domain, sizeof(domain));
+}
+
 Test(ex03_errors, missing_or_invalid_field_is_422_naming_it)
 {
-    char long_name[160], body[512], email[96];
-    /* %s: an email of this run, where the case has one. */
-    static const struct { const char *body, *field; } cases[] = {
-        { "{}", "name" },
-        { "{\"email\": \"%s\"}", "name" },
-        { "{\"name\": \"Ada\"}", "email" },
-        { "{\"name\": 42, \"email\": \"%s\"}", "name" },
-        { "{\"name\": null, \"email\": \"%s\"}", "name" },
-        { "{\"name\": \"   \", \"email\": \"%s\"}", "name" },
-        { "{\"name\": \"Ada\", \"email\": \"not-an-email\"}", "email" },
-        { "{\"name\": \"Ada\", \"email\": [\"%s\"]}", "email" },
-        { "{\"name\": \"Ada\", \"email\": \"ada@nodot\"}", "email" },
-        { "[\"Ada\", \"%s\"]", "body" },
+    char long_name[160], long_email[EX03_EMAIL_MAX_BYTES + 2], body[1024], email[96];
+    char name_at_limit[EX03_NAME_MAX_CHARS * 2 + 1], email_at_limit[EX03_EMAIL_MAX_BYTES + 1];
+    /* %s: an email of this run, where the case has one.  `says`: the
+     * message of the guide's table (the helper's, for a value it refuses). */
+    static const struct { const char *body, *field, *says; } cases[] = {
+        { "{}", "name", "is required" },
+        { "{\"email\": \"%s\"}", "name", "is required" },
+        { "{\"name\": \"Ada\"}", "email", "is required" },
+        { "{\"name\": 42, \"email\": \"%s\"}", "name", "must be a string" },
+        { "{\"name\": null, \"email\": \"%s\"}", "name", "must be a string" },
+        { "{\"name\": \"   \", \"email\": \"%s\"}", "name", "must not be empty" },
+        { "{\"name\": \"Ada\\u0007\", \"email\": \"%s\"}", "name", "control characters" },
+        { "{\"name\": \"Ada\", \"email\": \"not-an-email\"}", "email", "must look like" },
+        { "{\"name\": \"Ada\", \"email\": [\"%s\"]}", "email", "must be a string" },
+        { "{\"name\": \"Ada\", \"email\": \"ada@nodot\"}", "email", "must look like" },
+        { "{\"name\": \"Ada\", \"email\": \"ada lovelace@example.org\"}", "email", "spaces" },
+        { "[\"Ada\", \"%s\"]", "body", "must be a JSON object" },
     };
     struct tc_response r;
 
     snprintf(email, sizeof(email), "ada.%s@example.org", judge_token());
     start_server();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char what[600];
+        char what[1100];
         /* Each format has at most one %s. */
         snprintf(body, sizeof(body), cases[i].body, email);
         snprintf(what, sizeof(what), "POST /users with %s", body);
         call("POST", "/users", body, &r, HINT_VALID);
         expect_error(&r, 422, cases[i].field, what, HINT_VALID);
+        expect_message(&r, cases[i].says, what);
         tc_response_clear(&r);
     }
-    memset(long_name, 'x', 101);
-    long_name[101] = '\0';
+    /* The stated limits: EX03_NAME_MAX_CHARS characters, EX03_EMAIL_MAX_BYTES
+     * bytes. */
+    memset(long_name, 'x', EX03_NAME_MAX_CHARS + 1);
+    long_name[EX03_NAME_MAX_CHARS + 1] = '\0';
     call("POST", "/users", user_body(long_name, email, body, sizeof(body)), &r, HINT_VALID);
     expect_error(&r, 422, "name", "POST /users with a name of 101 characters", HINT_VALID);
+    expect_message(&r, "at most", "POST /users with a name of 101 characters");
+    tc_response_clear(&r);
+    email_of_length(long_email, EX03_EMAIL_MAX_BYTES + 1);
+    call("POST", "/users", user_body("Ada", long_email, body, sizeof(body)), &r, HINT_VALID);
+    expect_error(&r, 422, "email", "POST /users with an email of 255 bytes", HINT_VALID);
+    expect_message(&r, "at most", "POST /users with an email of 255 bytes");
     tc_response_clear(&r);
     expect_nothing_changed(0, 0, 0, "after invalid fields", HINT_ERRORS);
     expect_valid_not(422, "after invalid fields");
+    /* Extra keys are ignored (like pydantic's default). */
+    snprintf(body, sizeof(body), "{\"name\": \"Ada Extra\", \"email\": \"extra.%s\", "
+             "\"role\": \"admin\", \"age\": 36}", email);
+    call("POST", "/users", body, &r, HINT_VALID);
+    cr_assert_eq(r.status, 201, "POST /users with %s: expected 201, got %d (%s): keys other "
+                 "than name and email are ignored, not refused" HINT_VALID, body, r.status,
+                 r.body ? r.body : "no body");
+    tc_response_clear(&r);
+    /* At the limits, accepted: 100 characters of two bytes each (the limit
+     * counts characters, not bytes), and an email of 254 bytes. */
+    for (int i = 0; i < EX03_NAME_MAX_CHARS; i++)
+        memcpy(name_at_limit + 2 * i, "\xc3\xa9", 2);           /* U+00E9 */
+    name_at_limit[2 * EX03_NAME_MAX_CHARS] = '\0';
+    email_of_length(email_at_limit, EX03_EMAIL_MAX_BYTES);
+    user_body(name_at_limit, email_at_limit, body, sizeof(body));
+    call("POST", "/users", body, &r, HINT_VALID);
+    cr_assert_eq(r.status, 201, "a name of exactly %d characters (%d bytes of UTF-8) and an "
+                 "email of exactly %d bytes are valid: expected 201, got %d (%s): validate "
+                 "with ex03_check_name() and ex03_check_email()" HINT_VALID,
+                 EX03_NAME_MAX_CHARS, 2 * EX03_NAME_MAX_CHARS, EX03_EMAIL_MAX_BYTES, r.status,
+                 r.body ? r.body : "no body");
+    tc_response_clear(&r);
     finish();
 }
 
@@ -769,6 +947,15 @@ Test(ex03_errors, duplicate_email_is_409)
     expect_error(&again, 409, NULL, "POST /users with an email that exists (in another case)",
                  HINT_ERRORS);
     expect_nothing_changed(1, 1, 1, "after a duplicate email", HINT_ERRORS);
+    /* The conflict ended its transaction: the server still saves users. */
+    person(&dup, "Ada Three");
+    tc_response_clear(&again);
+    call("POST", "/users", user_body(dup.name, dup.email, body, sizeof(body)), &again,
+         HINT_ERRORS);
+    cr_assert_eq(again.status, 201, "after the 409, a new user got %d (%s); expected 201: a "
+                 "conflict inside the transaction must end it with ex03_db_rollback(), or "
+                 "every later ex03_db_begin() fails" HINT_ERRORS, again.status,
+                 again.body ? again.body : "no body");
     tc_response_clear(&first);
     tc_response_clear(&again);
     finish();
@@ -886,6 +1073,52 @@ Test(ex03_errors, unknown_path_is_404)
     finish();
 }
 
+/*
+ * The ms= of /async and /cpu is 0..EX03_MAX_WAIT_MS: anything else is a 400
+ * at once (an unbounded ms would hold a request, or a thread, for as long as
+ * a client asks).  Both ends are accepted.
+ */
+Test(ex03_errors, wait_out_of_range_is_400)
+{
+    static const char *const bad[] = {
+        "/async?ms=10001", "/async?ms=-1", "/async?ms=soon", "/async?ms=86400000",
+        "/cpu?ms=10001", "/cpu?ms=-1", "/cpu?ms=2s", "/cpu?ms=86400000",
+    };
+    struct tc_response r, zero, longest[2];
+    struct tc_response *both[2] = { &longest[0], &longest[1] };
+
+    start_server();
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char what[160];
+        struct tc_response *one[1] = { &r };
+        int async = strncmp(bad[i], "/async", 6) == 0;
+
+        snprintf(what, sizeof(what), "GET %s (ms is 0..%ld)", bad[i], EX03_MAX_WAIT_MS);
+        tc_start(client, "GET", bad[i], NULL, 0, &r);
+        cr_assert(tc_wait(base, one, 1, SCALED(1000)), "GET %s had no answer after 1 s: ms is "
+                  "0..%ld (EX03_MAX_WAIT_MS); answer 400 at once outside that range "
+                  "(ex03_query_long(req, \"ms\", 0, EX03_MAX_WAIT_MS, 0, &ms))%s%s", bad[i],
+                  EX03_MAX_WAIT_MS, async ? HINT_ASYNC : HINT_CPU, server_gone());
+        expect_error(&r, 400, NULL, what, async ? HINT_ASYNC : HINT_CPU);
+        tc_response_clear(&r);
+    }
+    /* The ends of the range: 0 answers at once, 10000 waits. */
+    call("GET", "/async?ms=0", NULL, &zero, HINT_ASYNC);
+    cr_assert_eq(zero.status, 200, "GET /async?ms=0: expected 200, got %d (%s): 0 is in the "
+                 "range" HINT_ASYNC, zero.status, zero.body ? zero.body : "no body");
+    tc_start(client, "GET", "/async?ms=10000", NULL, 0, &longest[0]);
+    tc_start(client, "GET", "/cpu?ms=10000", NULL, 0, &longest[1]);
+    tc_wait(base, both, 2, 300);
+    cr_assert(!longest[0].done && !longest[1].done, "GET /async?ms=10000 and /cpu?ms=10000 "
+              "should both be waiting after 300 ms (10000 is the largest ms allowed); they "
+              "were answered with %d and %d" HINT_ASYNC, longest[0].status, longest[1].status);
+    finish();
+    tc_wait(base, both, 2, SCALED(1000));   /* their 503, read before the frame goes */
+    tc_response_clear(&zero);
+    tc_response_clear(&longest[0]);
+    tc_response_clear(&longest[1]);
+}
+
 /* ---- delivery ----------------------------------------------------------- */
 
 Test(ex03_delivery, receiver_down_then_up_gets_it_once)
@@ -966,6 +1199,271 @@ Test(ex03_delivery, retries_5xx_with_capped_exponential_backoff)
                  failures + 1, attempts);
     tc_response_clear(&r);
     finish();
+}
+
+/* Every outcome that is not a 2xx is a failed attempt, to retry: here an
+ * attempt that times out (the receiver is slower than notify_timeout_ms)
+ * and a 404 (a misconfigured receiver); and every 2xx delivers, 202 as well
+ * as 200. */
+Test(ex03_delivery, timeouts_and_4xx_are_retried_any_2xx_delivers)
+{
+    struct tc_response r;
+    struct person p;
+
+    person(&p, "Ida Rhodes");
+    ns_sink_set_delay_ms(sink, 400);        /* attempt 1: slower than the timeout */
+    ns_sink_fail_next(sink, 2, 404);        /* attempts 1 and 2: 404 */
+    start_server_with((struct opts){ .retry_base_ms = 100, .retry_max_ms = 200,
+                                     .notify_timeout_ms = 150 });
+    long long id = post_user(&p, &r);
+    cr_assert(wait_count(1, 3000), "no notification reached the receiver within 3 s of the "
+              "reply" HINT_DELIVERY);
+    ns_sink_set_delay_ms(sink, 0);
+    cr_assert(wait_count(2, 2000), "the first attempt timed out (the receiver takes 400 ms, "
+              "notify_timeout_ms is 150), and no second attempt came within 2 s: a timeout "
+              "(delivery_done_cb with req NULL or a response code 0) is a failed attempt, to "
+              "retry" HINT_DELIVERY);
+    ns_sink_fail_next(sink, 1, 202);        /* attempt 3: 202 Accepted */
+    cr_assert(wait_count(3, 2000), "attempt 2 was answered 404, and no third attempt came "
+              "within 2 s: a 4xx is a failed attempt too (a misconfigured receiver: drop "
+              "nothing); only a 2xx delivers" HINT_DELIVERY);
+    /* Longer than any backoff here: an attempt after the 202 would come. */
+    tc_run_until(base, NULL, NULL, 500);
+    cr_assert_eq(ns_sink_count(sink), 3, "attempt 3 was answered 202 Accepted, a 2xx: the "
+                 "notification is delivered; the receiver saw %zu attempts, expected 3: "
+                 "every status 200..299 is a success" HINT_DELIVERY, ns_sink_count(sink));
+    for (size_t i = 0; i < 3; i++)
+        expect_notification_of(ns_sink_at(sink, i), r.body, id);
+    stop_server();
+    cr_assert_eq(db_count("SELECT attempts FROM outbox WHERE user_id = %lld", id), 3,
+                 "outbox.attempts should count the 3 attempts; got %lld (ex03_db_outbox_failed()"
+                 " / ex03_db_outbox_delivered())" HINT_DELIVERY,
+                 db_count("SELECT attempts FROM outbox WHERE user_id = %lld", id));
+    cr_assert_eq(pending_in_db(), 0, "after the 202, the outbox row should be marked delivered "
+                 "(ex03_db_outbox_delivered()); %lld rows are pending" HINT_DELIVERY,
+                 pending_in_db());
+    tc_response_clear(&r);
+    finish();
+}
+
+/*
+ * Retries go on for as long as the server runs, and the wait stays at the
+ * cap: 40 answers 503 in a row (past the 32 doublings after which an
+ * unsigned wait that is doubled each time wraps to 0), then a 200.
+ */
+Test(ex03_delivery, backoff_stays_capped_after_many_failures)
+{
+    const unsigned base_ms = 2, max_ms = 8, failures = 40;
+    struct tc_response r;
+    struct person p;
+
+    person(&p, "Evelyn Boyd");
+    ns_sink_fail_next(sink, failures, 503);
+    start_server_with((struct opts){ .retry_base_ms = base_ms, .retry_max_ms = max_ms });
+    long long id = post_user(&p, &r);
+    cr_assert(wait_accepted_progress(1, 10000, 1000), "after %zu attempts answered 503, no new "
+              "attempt came for 1 s, while the wait is at most retry_max_ms = %u ms: keep "
+              "retrying, with no limit on the attempts, for as long as the server runs (the "
+              "receiver accepts after %u failures)" HINT_BACKOFF, ns_sink_count(sink), max_ms,
+              failures);
+    tc_run_until(base, NULL, NULL, 100);
+    cr_assert_eq(ns_sink_count(sink), failures + 1, "expected %u attempts (%u answered 503, "
+                 "then one 200); the receiver saw %zu" HINT_DELIVERY, failures + 1, failures,
+                 ns_sink_count(sink));
+    expect_notification_of(ns_sink_at(sink, failures), r.body, id);
+    for (size_t i = 1; i < ns_sink_count(sink); i++) {
+        double wait = base_ms, gap;
+
+        for (size_t k = 1; k < i && wait < max_ms; k++)
+            wait *= 2;
+        wait = wait > max_ms ? max_ms : wait;
+        gap = ns_sink_at(sink, i)->arrived_ms - ns_sink_at(sink, i - 1)->arrived_ms;
+        cr_assert_geq(gap, wait, "attempt %zu came %.1f ms after attempt %zu; after %zu failed "
+                      "attempts the wait is %.0f ms (retry_base_ms = %u, doubled, capped at "
+                      "retry_max_ms = %u): once the wait reaches the cap, stop doubling (an "
+                      "unsigned doubled 32 times wraps to 0)" HINT_BACKOFF, i + 1, gap, i, i,
+                      wait, base_ms, max_ms);
+    }
+    stop_server();
+    cr_assert_eq(db_count("SELECT attempts FROM outbox WHERE user_id = %lld", id),
+                 failures + 1, "outbox.attempts should count every attempt (%u); got %lld"
+                 HINT_DELIVERY, failures + 1,
+                 db_count("SELECT attempts FROM outbox WHERE user_id = %lld", id));
+    tc_response_clear(&r);
+    finish();
+}
+
+/*
+ * max_deliveries is the most notifications in flight at once, and the
+ * ready ones go out oldest first.  With 4 connections and a receiver that
+ * takes 300 ms, 10 notifications go in rounds: 4, 4, 2.  The test counts,
+ * on its own clock, how many requests the receiver held at once.
+ */
+Test(ex03_delivery, max_deliveries_in_flight_oldest_first)
+{
+    enum { N = 10, CONNS = 4 };
+    const double delay = 300;
+    struct tc_response r[N];
+    struct tc_response *all[N];
+    struct person p[N];
+    long long ids[N];
+    size_t most = 0;
+    char body[512];
+
+    ns_sink_set_delay_ms(sink, (unsigned)delay);
+    start_server_with((struct opts){ .max_deliveries = CONNS });
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "Round %d", i);
+        person(&p[i], name);
+        user_body(p[i].name, p[i].email, body, sizeof(body));
+        all[i] = &r[i];
+        tc_start(client, "POST", "/users", body, strlen(body), &r[i]);
+    }
+    cr_assert(tc_wait(base, all, N, SCALED(5000)), "%d concurrent POST /users did not all get "
+              "an answer within 5 s%s", N, server_gone());
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(r[i].status, 201, "concurrent POST %d: expected 201, got %d (%s)" HINT_POST
+                     "%s", i, r[i].status, r[i].body ? r[i].body : "no body",
+                     r[i].status ? "" : server_gone());
+        json_t *j = parse_body(&r[i], "POST /users");
+        ids[i] = json_integer_value(json_object_get(j, "id"));
+        json_decref(j);
+    }
+    cr_assert(wait_accepted_progress(N, 6000, 1500), "%zu of %d notifications delivered within "
+              "6 s, with max_deliveries = %d and a receiver that takes %.0f ms: when an "
+              "attempt ends its connection is free, start the next ready one there "
+              "(outbox_pump() at the end of delivery_done_cb())" HINT_DELIVERY,
+              ns_sink_accepted(sink), N, CONNS, delay);
+    tc_run_until(base, NULL, NULL, 200);
+    cr_assert_eq(ns_sink_count(sink), N, "the receiver got %zu notifications for %d users",
+                 ns_sink_count(sink), N);
+    for (size_t k = 0; k < N; k++) {
+        const struct ns_record *a = ns_sink_at(sink, k);
+        size_t held = 0;
+        int i = 0;
+
+        while (i < N && ids[i] != key_id(a))
+            i++;
+        cr_assert_lt(i, N, "a notification with the key \"%s\", of no user created here"
+                     HINT_DELIVERY, a->idempotency_key ? a->idempotency_key : "none");
+        expect_notification_of(a, r[i].body, ids[i]);
+        for (size_t m = 0; m < N; m++) {
+            const struct ns_record *b = ns_sink_at(sink, m);
+            if (b->arrived_ms <= a->arrived_ms && a->arrived_ms < b->answered_ms)
+                held++;
+            /* b is a newer user's: it may not go out a round before a. */
+            cr_assert(key_id(b) < key_id(a) || b->arrived_ms >= a->arrived_ms - delay / 2,
+                      "user %lld's notification went out %.0f ms before user %lld's, an older "
+                      "one: the ready queue is served oldest first (delivery_ready() appends "
+                      "at the tail, outbox_pump() takes TAILQ_FIRST)" HINT_DELIVERY,
+                      key_id(b), a->arrived_ms - b->arrived_ms, key_id(a));
+        }
+        most = held > most ? held : most;
+    }
+    cr_assert_leq(most, CONNS, "%zu notifications were in flight at once with max_deliveries "
+                  "= %d: one request at most on each of the server's connections (s->conns, "
+                  "s->conn_busy)" HINT_DELIVERY, most, CONNS);
+    cr_assert_geq(most, CONNS, "with %d notifications ready and max_deliveries = %d, at most "
+                  "%zu were in flight at once: outbox_pump() starts a ready delivery on every "
+                  "free connection" HINT_DELIVERY, N, CONNS, most);
+    for (int i = 0; i < N; i++)
+        tc_response_clear(&r[i]);
+    finish();
+}
+
+/* ---- waiting costs nothing ---------------------------------------------- */
+
+/* What the server spent while it waited: the wall time of the wait on the
+ * test's clock, and the server's CPU time and voluntary context switches
+ * (the times it went to sleep, so woke up) over that time, read from /proc
+ * by the test. */
+struct idle {
+    double wall, cpu;
+    long wakeups;
+};
+
+static void idle_begin(struct subj_usage *u, double *t0)
+{
+    cr_assert_eq(subj_usage(server, u), 0, "cannot read the server's CPU time: %s",
+                 subj_error(server));
+    *t0 = fx_now_ms();
+}
+
+static void idle_end(const struct subj_usage *u0, double t0, struct idle *out)
+{
+    struct subj_usage u1;
+
+    cr_assert_eq(subj_usage(server, &u1), 0, "cannot read the server's CPU time: %s",
+                 subj_error(server));
+    out->wall = fx_now_ms() - t0;
+    out->cpu = u1.cpu_ms - u0->cpu_ms;
+    out->wakeups = u1.voluntary_switches - u0->voluntary_switches;
+}
+
+/* The server now running (retry_base_ms BACKOFF_MS, retry_max_ms twice
+ * that) holds a notification in its first backoff (one answer 503): the
+ * test measures from the handling of the 503 to the retry's arrival. */
+#define BACKOFF_MS 1000u
+
+static void backoff_wait(struct idle *w)
+{
+    struct tc_response r;
+    struct person p;
+    struct subj_usage u0;
+    size_t first = ns_sink_count(sink);
+    double t0, gap;
+
+    person(&p, "Patient User");
+    ns_sink_fail_next(sink, 1, 503);
+    post_user(&p, &r);
+    tc_response_clear(&r);
+    cr_assert(wait_count(first + 1, 3000), "no notification reached the receiver within 3 s"
+              HINT_DELIVERY);
+    tc_run_until(base, NULL, NULL, 100);   /* the server has handled the 503 */
+    idle_begin(&u0, &t0);
+    cr_assert(wait_count(first + 2, 3000), "after a 503, with retry_base_ms = %u, no retry "
+              "came within 3 s" HINT_BACKOFF "%s", BACKOFF_MS, server_gone());
+    idle_end(&u0, t0, w);
+    gap = ns_sink_at(sink, first + 1)->arrived_ms - ns_sink_at(sink, first)->arrived_ms;
+    /* The first wait is retry_base_ms: at least that (a timer never fires
+     * early), and far less than twice that. */
+    cr_assert(gap >= BACKOFF_MS && gap < 1.5 * BACKOFF_MS, "the retry came %.1f ms after the "
+              "first attempt failed; after the first failed attempt the wait is retry_base_ms "
+              "= %u ms, not less, and not twice that (retry_base_ms x 2^(n-1) after the n-th "
+              "failure; retry_max_ms is %u here)" HINT_BACKOFF, gap, BACKOFF_MS,
+              2 * BACKOFF_MS);
+}
+
+/*
+ * A delivery in its backoff is a timer armed for the moment of the retry:
+ * the server sleeps until then.  One that wakes every millisecond to see
+ * whether the time has come (polling) keeps a core busy for nothing.  The
+ * reference, in the same conditions, gives the scale.
+ */
+Test(ex03_delivery, backoff_sleeps_until_the_retry)
+{
+    const struct opts o = { .retry_base_ms = BACKOFF_MS, .retry_max_ms = 2 * BACKOFF_MS };
+    struct opts ref = o;
+    struct idle sub, refw;
+
+    start_server_with(o);
+    backoff_wait(&sub);
+    stop_server();
+    ref.reference = 1;
+    start_server_with(ref);
+    backoff_wait(&refw);
+    finish();
+    cr_assert_lt(sub.cpu, 0.1 * sub.wall, "your server used %.0f ms of CPU during %.0f ms of a "
+                 "retry's backoff (the reference: %.0f ms): a backoff is one timer, armed for "
+                 "the moment of the retry (evtimer_add(d->retry_timer, backoff)); do not poll"
+                 HINT_BACKOFF, sub.cpu, sub.wall, refw.cpu);
+    cr_assert_leq(sub.wakeups, 2 * refw.wakeups + 50, "your server went to sleep and woke up "
+                  "%ld times during %.0f ms of a retry's backoff, the reference %ld times: "
+                  "arm the retry timer once for the whole backoff (%u ms here), and the loop "
+                  "sleeps until then; a timer re-armed every millisecond to check the time "
+                  "wakes about 1000 times a second for nothing" HINT_BACKOFF, sub.wakeups,
+                  sub.wall, refw.wakeups, BACKOFF_MS);
 }
 
 Test(ex03_delivery, pending_notifications_survive_a_restart)
@@ -1122,6 +1620,58 @@ Test(ex03_loop, async_waits_overlap_and_sync_waits_do_not)
                  "wait together, so under %d ms (while /sync took %.1f ms)" HINT_ASYNC, n, ms,
                  t_async, 2 * ms, t_sync);
     finish();
+}
+
+/* One GET /async?ms=ASYNC_MS on the server now running: the test measures
+ * from 100 ms after it started until its answer. */
+#define ASYNC_MS 1000
+#define ASYNC_PATH "/async?ms=1000"
+
+static void async_wait(struct idle *w)
+{
+    struct tc_response r;
+    struct tc_response *one[1] = { &r };
+    struct subj_usage u0;
+    double t0;
+
+    tc_start(client, "GET", ASYNC_PATH, NULL, 0, &r);
+    tc_run_until(base, NULL, NULL, 100);
+    cr_assert(!r.done, "GET " ASYNC_PATH " had an outcome after 100 ms (status %d)" HINT_ASYNC
+              "%s", r.status, r.status ? "" : server_gone());
+    idle_begin(&u0, &t0);
+    cr_assert(tc_wait(base, one, 1, SCALED(3000)), "GET " ASYNC_PATH " had no answer within "
+              "3 s" HINT_ASYNC "%s", server_gone());
+    idle_end(&u0, t0, w);
+    cr_assert_eq(r.status, 200, "GET " ASYNC_PATH ": expected 200, got %d" HINT_ASYNC "%s",
+                 r.status, r.status ? "" : server_gone());
+    cr_assert_geq(r.end_ms - r.start_ms, (double)ASYNC_MS, "GET " ASYNC_PATH " answered "
+                  "after %.1f ms: it should wait the %d ms" HINT_ASYNC, r.end_ms - r.start_ms,
+                  ASYNC_MS);
+    tc_response_clear(&r);
+}
+
+/* /async waits on one timer, armed for the whole wait: the server sleeps
+ * meanwhile (compared with the reference, as for the backoff). */
+Test(ex03_loop, async_sleeps_until_its_timer)
+{
+    struct idle sub, refw;
+
+    start_server();
+    async_wait(&sub);
+    stop_server();
+    start_server_with((struct opts){ .reference = 1 });
+    async_wait(&refw);
+    finish();
+    cr_assert_lt(sub.cpu, 0.1 * sub.wall, "your server used %.0f ms of CPU while a "
+                 ASYNC_PATH " waited %.0f ms (the reference: %.0f ms): wait on one timer "
+                 "armed for the whole wait; do not poll" HINT_ASYNC, sub.cpu, sub.wall,
+                 refw.cpu);
+    cr_assert_leq(sub.wakeups, 2 * refw.wakeups + 50, "your server went to sleep and woke up "
+                  "%ld times while a " ASYNC_PATH " waited %.0f ms, the reference %ld times: "
+                  "arm one timer for the %d ms (evtimer_add(p->ev, &tv)), and the loop sleeps "
+                  "until then; a timer re-armed every millisecond to check the time wakes "
+                  "about 1000 times a second for nothing" HINT_ASYNC, sub.wakeups, sub.wall,
+                  refw.wakeups, ASYNC_MS);
 }
 
 /* ex03_cpu_burn()'s hash (given code, ex03_server.c), recomputed here: the
