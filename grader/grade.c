@@ -252,7 +252,7 @@ static int grade_env(struct grade_state *st, const char *subjects, const char *r
     GRADE_ENV("WB_SUBJECT_DIR=%s", subjects);
     if (refs != NULL)
         GRADE_ENV("WB_REF_SUBJECT_DIR=%s", refs);
-    GRADE_ENV("WB_SCRATCH=%s", st->scratch);
+    GRADE_ENV("WB_SCRATCH=%s/subjects", st->share);
     GRADE_ENV("WB_SUBJECT_UID=%u", st->ctx->subject_uid);
     GRADE_ENV("WB_SUBJECT_MEMORY_MB=%d", st->r->memory_mb);
     for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
@@ -760,8 +760,11 @@ int grade_build_reference(const struct grade_ctx *ctx, const struct rubric *r, c
  * A folder the subjects can reach by its path whatever the folders of the
  * workbook and of the reports allow (a subject runs as another user, and
  * OUT may sit in a 0700 folder of mktemp's): /tmp/wb-grader-XXXXXX, 0711,
- * holding a read-only copy of harness/common/lsan.supp and a gcda/ folder
- * the subjects may write (coverage counters).  Removed by grade_exercise().
+ * holding a read-only copy of harness/common/lsan.supp, a gcda/ folder
+ * the subjects may write (coverage counters), and subjects/, where the
+ * judge makes each subject's scratch folder (WB_SCRATCH): SQLite, for one,
+ * opens a relative path by its absolute form, which the subject's user
+ * must be able to reach.  Removed by grade_exercise().
  * Returns 0, or -1 with a reason in why.
  */
 static int grade_share(struct grade_state *st, char *why, size_t whylen)
@@ -794,7 +797,8 @@ static int grade_share(struct grade_state *st, char *why, size_t whylen)
         fwrite(buf, 1, n, out);
     fclose(in);
     if (fclose(out) != 0 || chmod(copy, 0644) < 0 || mkdir(gcda, 0777) < 0 ||
-        chmod(gcda, 0777) < 0) {
+        chmod(gcda, 0777) < 0 ||
+        grade_fmt(supp, sizeof(supp), "%s/subjects", st->share) < 0 || mkdir(supp, 0711) < 0) {
         grade_fmt(why, whylen, "cannot prepare %s: %s", st->share, strerror(errno));
         return -1;
     }
@@ -1242,6 +1246,8 @@ static int grade_prepare(struct grade_state *st)
         return grade_internal(st, "cannot prepare", err) < 0 ? -1 : 0;
     if (access(st->judge, X_OK) != 0)
         return grade_internal(st, "no test program", st->judge) < 0 ? -1 : 0;
+    if (grade_share(st, apierr, sizeof(apierr)) < 0)
+        return grade_internal(st, "cannot prepare", apierr) < 0 ? -1 : 0;
     if (grade_landlock_abi() <= 0 &&
         report_add_info(st->ex, "note: this kernel has no Landlock (Linux 5.13+): the subjects "
                         "ran without the file sandbox, confined by the seccomp filter and, as "
