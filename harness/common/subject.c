@@ -58,6 +58,7 @@ struct subj {
     size_t qhead, qlen, qcap;
     int own_scratch;              /* created here: remove it at free */
     int stop_signal;              /* spec->stop_signal */
+    int plain_malloc;             /* spec->plain_malloc */
     char scratch[PATH_MAX];
     char log[PATH_MAX];
     char program[PATH_MAX];
@@ -642,6 +643,13 @@ static void subj_env(const struct subj *s, char **env, size_t max, char *store, 
     ADD("TMPDIR=%s", s->scratch);
     ADD("SQLITE_TMPDIR=%s", s->scratch);
     ADD("WB_REQUIRE_SANDBOX=1");
+    /* glibc fills each block malloc() returns with 0x5a and each freed one
+     * with 0xa5: a string left without its '\0', a field never set, a read
+     * after free() show garbage instead of the zeros of fresh pages, and the
+     * test that looks at them fails.  (ASan ignores it and fills blocks
+     * itself.) */
+    if (!s->plain_malloc)
+        ADD("MALLOC_PERTURB_=165");
     for (size_t i = 0; pass[i] != NULL; i++)
         if (getenv(pass[i]) != NULL)
             ADD("%s=%s", pass[i], getenv(pass[i]));
@@ -731,6 +739,7 @@ struct subj *subj_start(struct event_base *base, const struct subj_spec *spec, c
     s->base = base;
     s->pid = -1;
     s->stop_signal = spec->stop_signal;
+    s->plain_malloc = spec->plain_malloc;
     if (wenv != NULL && wenv[0] != '\0')
         drop = 0;   /* debugging by hand: the student's own tools */
     if (subj_dir(spec->reference, dir, sizeof(dir)) < 0) {

@@ -70,6 +70,9 @@ struct subj_spec {
                                     the job channel (a driver returns from
                                     main), else this signal (SIGTERM for a
                                     server) */
+    int plain_malloc;            /* 1: glibc's malloc() as it is; 0 (the
+                                    tests): MALLOC_PERTURB_ set, so memory
+                                    never written reads as garbage, not 0 */
 };
 
 /* How a subject ended. */

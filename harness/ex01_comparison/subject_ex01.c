@@ -17,6 +17,9 @@
  * where "untouched" says that every results[i] still held what the driver
  * put there before the call (it matters when rc is -1), and "same_url" that
  * results[i].url is the very pointer urls[i].
+ *
+ * The loop also holds an event of the driver's own, pending all along: the
+ * base belongs to the caller, and other events live on it (ex01.h).
  */
 #include "ex01.h"
 
@@ -90,10 +93,21 @@ static json_t *do_fetch(struct event_base *base, const json_t *job)
     return answer;
 }
 
+/* Never called: see main(). */
+static void never_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    abort();
+}
+
 int main(void)
 {
     struct event_config *cfg;
     struct event_base *base;
+    struct event *caller_event;
+    struct timeval day = { 86400, 0 };
     json_t *job;
 
     sio_init("subject-ex01");
@@ -107,6 +121,12 @@ int main(void)
     event_config_free(cfg);
     if (base == NULL)
         return 1;
+    /* The caller's own event on the loop, pending all along (a program's
+     * other work: a timer, a listener): a driver that runs the loop until
+     * it has no events left (event_base_dispatch()) never returns. */
+    caller_event = evtimer_new(base, never_cb, NULL);
+    if (caller_event == NULL || evtimer_add(caller_event, &day) != 0)
+        return 1;
     while ((job = sio_read_job()) != NULL) {
         const char *op = json_string_value(json_object_get(job, "op"));
         json_t *answer = op != NULL && strcmp(op, "fetch") == 0
@@ -117,6 +137,7 @@ int main(void)
         if (rc < 0)
             break;
     }
+    event_free(caller_event);
     event_base_free(base);
     libevent_global_shutdown();
     return 0;

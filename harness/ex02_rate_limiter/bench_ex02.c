@@ -122,7 +122,8 @@ int main(int argc, char **argv)
         goto out;
     }
     for (int k = 0; k < 2; k++) {
-        struct subj_spec spec = { .program = "subject-ex02", .channel = 1, .reference = k };
+        struct subj_spec spec = { .program = "subject-ex02", .channel = 1, .reference = k,
+                                  .plain_malloc = 1 };
         s[k] = subj_start(base, &spec, err, sizeof(err));
         if (s[k] == NULL) {
             fprintf(stderr, "bench-ex02: %s\n", err);

@@ -293,7 +293,7 @@ static int side_start(struct event_base *base, struct side *d, int k, char *err,
     const char *args[] = { "--port", sport, "--db", "users.db", "--notify-url", d->notify_url,
                            NULL };
     struct subj_spec spec = { .program = "ex03-server", .args = args, .reference = k,
-                              .stop_signal = SIGTERM };
+                              .stop_signal = SIGTERM, .plain_malloc = 1 };
 
     d->sink = ns_sink_new(base, 1, err, len);
     if (d->sink == NULL)

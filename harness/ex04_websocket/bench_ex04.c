@@ -115,7 +115,8 @@ static int side_start(struct event_base *base, struct side *d, int reference,
     char err[SUBJ_ERR_LEN], portstr[16], target[64];
     const char *args[3] = { "--port", portstr, NULL };
     struct subj_spec spec = { .program = "ex04-server", .args = args, .channel = 1,
-                              .reference = reference, .stop_signal = SIGTERM };
+                              .reference = reference, .stop_signal = SIGTERM,
+                              .plain_malloc = 1 };
     /* N users, and each one hears of those who join after it. */
     struct upto all = { d, N_CLIENTS + N_CLIENTS * (N_CLIENTS - 1) / 2 };
 
