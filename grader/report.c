@@ -402,6 +402,28 @@ static int report_result_set(struct report_result *res,
     return 0;
 }
 
+/* Removes from text (in place) the lines where a judge says how to rerun
+ * the test: the report prints that line itself, after the messages, so
+ * that the cut to REPORT_SHOWN_LINES never hides it. */
+static void report_drop_rerun(char *text)
+{
+    char *in = text, *out = text;
+
+    while (*in != '\0') {
+        size_t len = strcspn(in, "\n"), lead = strspn(in, " ");
+        int drop = strncmp(in + lead, REPORT_RERUN_PREFIX, strlen(REPORT_RERUN_PREFIX)) == 0;
+
+        if (!drop) {
+            if (out != text)
+                *out++ = '\n';
+            memmove(out, in, len);
+            out += len;
+        }
+        in += len + (in[len] == '\n');
+    }
+    *out = '\0';
+}
+
 /* Joins the strings of a JSON array with '\n'; NULL when there are none. */
 static char *report_join_messages(json_t *msgs)
 {
@@ -426,8 +448,14 @@ static char *report_join_messages(json_t *msgs)
         free(buf);
         buf = NULL;
     }
-    if (buf != NULL)
+    if (buf != NULL) {
         report_sanitize(buf); /* no terminal escapes from test output */
+        report_drop_rerun(buf);
+    }
+    if (buf != NULL && buf[0] == '\0') {
+        free(buf);
+        buf = NULL;
+    }
     return buf;
 }
 
@@ -472,6 +500,7 @@ static int report_classify(struct report_result *res, json_t *t, int points,
         reason = why;
     }
     rc = report_result_set(res, st, score, reason, keep ? msgs : NULL);
+    res->rerun = st != REPORT_OK;
     free(msgs);
     return rc;
 }
@@ -839,6 +868,17 @@ static struct report_style report_style_for(int colour)
     return colour ? on : off;
 }
 
+const char *report_rerun_line(const struct report_exercise *ex, size_t i)
+{
+    static char line[512];
+    const struct rubric_test *t = &ex->rubric->tests[i];
+
+    snprintf(line, sizeof(line), REPORT_RERUN_PREFIX "make %s TEST=%s::%s (under valgrind or "
+             "gdb: docs/en/grading.md#debugging-a-failing-test)", ex->rubric->id, t->suite,
+             t->test);
+    return line;
+}
+
 void report_print_lines(FILE *out, const char *indent, const char *text,
                                size_t max)
 {
@@ -873,6 +913,8 @@ static void report_print_test(FILE *out, const struct report_exercise *ex,
     if (res->messages != NULL)
         report_print_lines(out, REPORT_INDENT, res->messages,
                            REPORT_SHOWN_LINES);
+    if (res->rerun)
+        fprintf(out, "%s%s\n", REPORT_INDENT, report_rerun_line(ex, i));
     if (t->hint != NULL && res->status != REPORT_UNGRADABLE &&
         res->status != REPORT_REJECTED)
         fprintf(out, "%shint: %s\n", REPORT_INDENT, t->hint);

@@ -25,6 +25,7 @@
 
 #define REPORT_ERR_LEN 256
 #define REPORT_SHOWN_LINES 4   /* message lines shown per failed test */
+#define REPORT_RERUN_PREFIX "rerun it alone: "
 
 enum report_status {
     REPORT_OK,
@@ -48,6 +49,8 @@ struct report_result {
     char *reason;   /* grader's explanation; NULL when none */
     char *messages; /* the test's own failure output, '\n'-separated
                        lines; NULL when none */
+    int rerun;      /* 1: the test ran and did not pass: the report says
+                       how to rerun it alone (report_rerun_line()) */
 };
 
 /* The timing criterion of an exercise (rubric->timing). */
@@ -239,6 +242,13 @@ const char *report_ex_status_name(enum report_ex_status status);
  */
 void report_timing_text(const struct report_exercise *ex, char *buf,
                         size_t len);
+
+/*
+ * The line that tells how to rerun test i of ex alone ("rerun it alone: make
+ * ex01 TEST=suite::test (under valgrind or gdb: ...)"), without newline.  A
+ * static buffer, overwritten by the next call.
+ */
+const char *report_rerun_line(const struct report_exercise *ex, size_t i);
 
 /*
  * Prints the lines of text, each prefixed by indent; at most max lines

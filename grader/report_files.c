@@ -66,6 +66,8 @@ static char *report_test_output(const struct report_exercise *ex, size_t i,
             fprintf(out, "%s\n", ex->note);
         if (report_whole(ex, i) && ex->log_tail != NULL)
             fprintf(out, "%s\n", ex->log_tail);
+        if (res->rerun)
+            fprintf(out, "%s\n", report_rerun_line(ex, i));
         if (hint != NULL && res->status != REPORT_UNGRADABLE &&
             res->status != REPORT_REJECTED)
             fprintf(out, "hint: %s\n", hint);

@@ -55,4 +55,16 @@ if grep -q 'Synthesis: Tested: 0 ' build/.last-test-run.log; then
     list_tests >&2
     exit 2
 fi
+# How to rerun a failing test alone: Criterion names it on its [FAIL] line.
+if [[ $status -ne 0 && -z $test ]]; then
+    failed=$(sed -n 's/^\[FAIL\] \([A-Za-z0-9_]*::[A-Za-z0-9_]*\):.*/\1/p' \
+                 build/.last-test-run.log | sort -u)
+    count=$(grep -c . <<<"$failed")
+    if [[ $count -gt 0 ]]; then
+        echo "make $ex: $count failing test(s); rerun one alone (under valgrind or gdb:" \
+             "docs/en/grading.md#debugging-a-failing-test):"
+        head -n 5 <<<"$failed" | sed "s/^/  make $ex TEST=/"
+        [[ $count -gt 5 ]] && echo "  ... and $((count - 5)) more (make $ex TEST=? lists them all)"
+    fi
+fi
 exit "$status"
