@@ -1,9 +1,9 @@
 /*
  * test_ex04.c - the judge of exercise 4 (WebSocket mini-chat).  Run it with
  * `make ex04`, one suite at a time while you work:
- *   make ex04 TESTARGS='--filter ex04_handshake*'   ws.c: the handshake
- *   make ex04 TESTARGS='--filter ex04_frames*'      ws.c: frames, closing
- *   make ex04 TESTARGS='--filter ex04_chat*'        chat.c
+ *   make ex04 TEST='ex04_handshake::*'   ws.c: the handshake
+ *   make ex04 TEST='ex04_frames::*'      ws.c: frames, closing
+ *   make ex04 TEST='ex04_chat::*'        chat.c
  *
  * Your code runs in a separate process, the subject.  The handshake and
  * frames suites start subject-ex04 (your ws.c, without chat.c, under a small

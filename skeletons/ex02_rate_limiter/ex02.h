@@ -73,6 +73,7 @@ int ex02_limiter_submit(struct ex02_limiter *lim, ex02_start_fn start,
 /*
  * A started job has finished: its slot is free, and waiting jobs may start
  * (from the loop, not inside this call).  Call it once per started job.
+ * Ignored (nothing changes) when lim is NULL or no job is in flight.
  */
 void ex02_limiter_done(struct ex02_limiter *lim);
 

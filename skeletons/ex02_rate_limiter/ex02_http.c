@@ -50,7 +50,7 @@ static void request_done_cb(struct evhttp_request *req, void *arg)
         resp.body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
     }
     c->cb(&resp, c->arg);
-    c->finished = 1;     /* freed later: libevent still uses conn after this */
+    c->finished = 1;     /* freed later, by sweep(): not from inside its own callback */
 }
 
 /* Frees the connections whose requests are over (or all of them). */
