@@ -10,7 +10,8 @@ it catches.  It exits 1 when a mutant survives (full marks) or a rubric
 test catches none, 2 on a usage or setup error.
 
     scripts/mutants.py [--exercise ex01]... [--jobs N] [--out build/mutants]
-                       [--quick N]   (only the first N mutants of each exercise)
+                       [--quick N]   (only the first N mutants of each exercise,
+                                      the memory check only for those no test catches)
 """
 import argparse
 import json
@@ -115,7 +116,7 @@ def caught_by(results_path, ex, rubric):
             # Its points follow the tests that pass: it catches a mutant only
             # when the sanitizers found something in a test that passed.
             mc = t.get("memcheck", {})
-            if mc.get("tests_clean", 0) < mc.get("tests_run", 0):
+            if mc.get("checked") and mc.get("tests_clean", 0) < mc.get("tests_run", 0):
                 lost.append("memcheck")
             continue
         idx = int(t["number"].split(".")[1]) - 1
@@ -159,14 +160,17 @@ def main():
 
     t0 = time.time()
     running, done, slot_free = [], [], list(range(max(1, args.jobs)))
-    pending = list(todo)
+    # A quick run grades each mutant without the memory check first (the
+    # slowest criterion), and again with it only when no test caught it.
+    pending = [(e, exdir, m, bool(args.quick)) for e, exdir, m in todo]
     problems = 0
     while pending or running:
         while pending and slot_free:
-            e, exdir, m = pending.pop(0)
+            e, exdir, m, no_mc = pending.pop(0)
             slot = slot_free.pop(0)
             base = os.path.join(args.out, f"{e}-{m['name']}")
             sub = os.path.join(base, "sub")
+            shutil.rmtree(base, ignore_errors=True)
             err = prepare(e, exdir, m, sub)
             if err:
                 print(f"mutants: {e} {m['name']}: {err}", file=sys.stderr)
@@ -178,12 +182,14 @@ def main():
                    "--out", os.path.join(base, "grade"),
                    "--subject-uid", str(64100 + slot),
                    "--ref-build", os.path.join(args.out, f"ref-build-{slot}")]
+            if no_mc:
+                cmd.append("--no-memcheck")
             log = open(os.path.join(base, "grader.log"), "w")
             p = subprocess.Popen(cmd, cwd=TOP, stdout=log, stderr=subprocess.STDOUT)
-            running.append((p, slot, e, m, base, log))
+            running.append((p, slot, e, m, base, log, no_mc))
         time.sleep(0.05)
         for item in list(running):
-            p, slot, e, m, base, log = item
+            p, slot, e, m, base, log, no_mc = item
             if p.poll() is None:
                 continue
             running.remove(item)
@@ -196,7 +202,11 @@ def main():
                 problems += 1
                 continue
             rubric = json.load(open(os.path.join(TOP, "harness", dirs[e], "rubric.json")))
-            done.append((e, m, caught_by(res, e, rubric)))
+            lost = caught_by(res, e, rubric)
+            if not lost and no_mc:
+                pending.insert(0, (e, dirs[e], m, False))
+                continue
+            done.append((e, m, lost))
 
     # Per mutant.
     lines = []

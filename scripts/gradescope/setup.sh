@@ -7,8 +7,5 @@
 set -euo pipefail
 root=${AUTOGRADER_ROOT:-/autograder}
 cd "$root/source/workbook"
-if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
-    apt-get update -qq
-fi
 scripts/ensure-deps.sh
 make -s --no-print-directory build/bin/grader trusted
