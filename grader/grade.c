@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -65,7 +67,23 @@ struct grade_state {
     struct apiset api;
     unsigned char *listed;    /* per rubric test: in the judge's list */
     char *capbuf;             /* GRADE_OUTPUT_CAP bytes */
+    int ran;                  /* the tests ran (timing may follow) */
+    double paused_left;       /* budget left when the exercise was paused */
+    int mc_pid[2];            /* the memory check's workers, or 0 */
+    int mc_passed;            /* tests they run again */
+    char mc_result[2][PATH_MAX]; /* what each found (grade_mc_worker) */
 };
+
+/* The memory check of an exercise runs in GRADE_MC_PARTS worker processes,
+ * each with every GRADE_MC_PARTS-th test that passed.  The k-th worker of a
+ * grading (k = 1, 2, ...) runs its subjects as uid - GRADE_MC_UID_STEP * k
+ * (as root): never the uid of another lane, nor of another batch job (uid
+ * + slot, under 64 of them). */
+#define GRADE_MC_PARTS 2
+#define GRADE_MC_UID_STEP 256u
+#define GRADE_MC_MAX_WORKERS 16
+/* How long past the exercise's budget its worker may take to end. */
+#define GRADE_MC_GRACE_S 30
 
 /* Formats into buf; returns -1 when the text did not fit. */
 static int grade_fmt(char *buf, size_t len, const char *fmt, ...)
@@ -912,19 +930,241 @@ static int grade_memcheck_test(struct grade_state *st, struct grade_mc_env *e,
     return !found;
 }
 
+/*
+ * The memory check's runs: every test that passed (st->ex's status OK)
+ * runs again, or, with parts > 1, every parts-th of them from the part-th;
+ * into m->clean, *first (the first finding, malloc'd) and *first_i (its
+ * test's index, left alone when nothing is found), or why (why the check
+ * stopped).  Returns -1 when out of memory.
+ */
+static int grade_memcheck_runs(struct grade_state *st, struct grade_mc_env *e,
+                               struct report_memcheck *m, char **first, size_t *first_i,
+                               char *why, size_t whylen, unsigned part, unsigned parts)
+{
+    struct report_exercise tmp;
+    char err[REPORT_ERR_LEN];
+    size_t i, passed = 0;
+    int rc = 0;
+
+    if (grade_mc_setenv(st, e, 0) < 0 || report_exercise_init(&tmp, st->r, err) < 0) {
+        grade_fmt(why, whylen, "internal error: the memory check's environment");
+        return 0;
+    }
+    /* ASan reserves terabytes of address space: no RLIMIT_AS here. */
+    st->run_memory_mb = 0;
+    for (i = 0; i < st->r->ntests && rc >= 0; i++) {
+        if (st->ex->results[i].status != REPORT_OK || passed++ % parts != part)
+            continue;
+        if (grade_left(st) < 1) {
+            grade_fmt(why, whylen, "the grading budget ran out during the check");
+            break;
+        }
+        rc = grade_memcheck_test(st, e, &tmp, i, first);
+        if (rc > 0)
+            m->clean++;
+        else if (rc == 0 && *first_i == (size_t)-1)
+            *first_i = i;
+    }
+    st->run_memory_mb = st->r->memory_mb;
+    report_exercise_clear(&tmp);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Scores m (checked when why is empty) and records it in the report. */
+static int grade_memcheck_set(struct grade_state *st, struct report_memcheck *m,
+                              char *first, const char *why)
+{
+    char err[REPORT_ERR_LEN];
+
+    m->checked = why[0] == '\0';
+    m->score = m->checked ? st->r->memcheck->points * m->clean / (int)st->r->ntests : 0;
+    m->reason = first != NULL && first[0] != '\0' ? first : why[0] ? (char *)why : NULL;
+    return report_set_memcheck(st->ex, m, err);
+}
+
+/* The worker's side: runs its part of the check with its own uid and
+ * judge folder, writes "checked clean first_i\n" then the reason into
+ * st->mc_result[part], and ends. */
+static void grade_mc_worker(struct grade_state *st, struct grade_mc_env *e, unsigned part,
+                            unsigned uid, pid_t parent)
+{
+    struct grade_ctx ctx = *st->ctx;
+    struct report_memcheck m;
+    char err[RUNNER_ERR_LEN], why[1024] = "", *first = NULL;
+    size_t first_i = (size_t)-1;
+    FILE *f;
+
+    /* The grader gone (killed, interrupted), the worker goes too; its
+     * runner kills the judge it runs (runner_init's SIGTERM handler). */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+        _exit(1);
+    memset(&m, 0, sizeof(m));
+    ctx.subject_uid = uid;
+    ctx.progress = 0;
+    st->ctx = &ctx;
+    if (runner_init(err) < 0 ||
+        grade_fmt(st->scratch, sizeof(st->scratch), "%s/scratch-%s-memcheck-%u", ctx.out,
+                  st->r->id, part) < 0 ||
+        grade_memcheck_runs(st, e, &m, &first, &first_i, why, sizeof(why), part,
+                            GRADE_MC_PARTS) < 0)
+        _exit(1);
+    f = fopen(st->mc_result[part], "w");
+    if (f == NULL)
+        _exit(1);
+    fprintf(f, "%d %d %ld\n%s", why[0] == '\0', m.clean,
+            first_i == (size_t)-1 ? -1L : (long)first_i, first != NULL ? first : why);
+    _exit(fclose(f) == 0 ? 0 : 1);
+}
+
+/*
+ * Starts the memory check's runs in GRADE_MC_PARTS worker processes, so
+ * that the next exercise's tests run meanwhile (tests wait on injected
+ * delays far more than they compute; the timing runs later, alone).
+ * Returns 1 when the workers started (grade_memcheck_join() collects
+ * them), 0 when the check must run here.
+ */
+static int grade_mc_fork(struct grade_state *st, struct grade_mc_env *e, int passed)
+{
+    static unsigned started;    /* workers of this grading so far */
+    unsigned uid[GRADE_MC_PARTS], part;
+    pid_t parent = getpid(), pid;
+
+    if (started + GRADE_MC_PARTS > GRADE_MC_MAX_WORKERS)
+        return 0;
+    for (part = 0; part < GRADE_MC_PARTS; part++) {
+        unsigned step = GRADE_MC_UID_STEP * (started + part + 1);
+        uid[part] = st->ctx->subject_uid;
+        if (geteuid() == 0) {
+            if (uid[part] < 1000 + step)
+                return 0;
+            uid[part] -= step;
+        }
+        if (grade_fmt(st->mc_result[part], sizeof(st->mc_result[part]),
+                      "%s/memcheck.result.%u", st->dir, part) < 0)
+            return 0;
+        unlink(st->mc_result[part]);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    for (part = 0; part < GRADE_MC_PARTS; part++) {
+        pid = fork();
+        if (pid == 0)
+            grade_mc_worker(st, e, part, uid[part], parent);
+        if (pid > 0 && runner_spare(pid) < 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            pid = -1;
+        }
+        if (pid < 0) {
+            /* Those started end with this grader (their results are not
+             * read): the check runs here. */
+            while (part-- > 0) {
+                kill(st->mc_pid[part], SIGKILL);
+                waitpid(st->mc_pid[part], NULL, 0);
+                runner_unspare(st->mc_pid[part]);
+                st->mc_pid[part] = 0;
+            }
+            return 0;
+        }
+        st->mc_pid[part] = pid;
+    }
+    started += GRADE_MC_PARTS;
+    st->mc_passed = passed;
+    return 1;
+}
+
+/* Waits for a worker until limit (then kills it); 1 when it ended with
+ * status 0. */
+static int grade_mc_wait(pid_t pid, double limit)
+{
+    int status = 0, rc;
+
+    while ((rc = waitpid(pid, &status, WNOHANG)) == 0) {
+        if (build_now() > limit) {
+            kill(pid, SIGTERM);
+            usleep(500 * 1000);
+            kill(pid, SIGKILL);
+            rc = waitpid(pid, &status, 0);
+            break;
+        }
+        usleep(10 * 1000);
+    }
+    runner_unspare(pid);
+    return rc == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Waits for the memory check's workers, if there are any, and records what
+ * they found: the finding of the lowest test index; a worker that ends
+ * without a result is the grader's error. */
+static int grade_memcheck_join(struct grade_state *st)
+{
+    struct report_memcheck m;
+    char why[1024] = "", err[REPORT_ERR_LEN], *text[GRADE_MC_PARTS] = { NULL };
+    const char *found = NULL;
+    long first_i, best = -1;
+    int ok = 1, checked = 1, clean, rc;
+    unsigned part;
+    size_t cap;
+    FILE *f;
+
+    if (st->mc_pid[0] <= 0)
+        return 0;
+    memset(&m, 0, sizeof(m));
+    m.passed = st->mc_passed;
+    for (part = 0; part < GRADE_MC_PARTS; part++) {
+        int one = 0, c = 0;
+
+        if (grade_mc_wait(st->mc_pid[part], st->deadline + GRADE_MC_GRACE_S) &&
+            (f = fopen(st->mc_result[part], "r")) != NULL) {
+            one = fscanf(f, "%d %d %ld", &c, &clean, &first_i) == 3 && fgetc(f) == '\n';
+            cap = 0;
+            if (one && getdelim(&text[part], &cap, '\0', f) < 0) {
+                free(text[part]);
+                text[part] = NULL;
+            }
+            fclose(f);
+        }
+        st->mc_pid[part] = 0;
+        if (!one) {
+            ok = 0;
+            continue;
+        }
+        m.clean += clean;
+        if (!c) {
+            checked = 0;
+            if (why[0] == '\0')
+                grade_fmt(why, sizeof(why), "%s", text[part] && text[part][0] ? text[part]
+                                                                             : "not checked");
+        } else if (first_i >= 0 && (best < 0 || first_i < best)) {
+            best = first_i;
+            found = text[part];
+        }
+    }
+    if (!ok) {
+        grade_fmt(why, sizeof(why), "internal error: a worker of the memory check ended "
+                  "without a result");
+        rc = report_add_error(st->ex, why, err) < 0 ? -1 : grade_memcheck_set(st, &m, NULL, why);
+    } else {
+        rc = grade_memcheck_set(st, &m, checked ? (char *)found : NULL, checked ? "" : why);
+    }
+    for (part = 0; part < GRADE_MC_PARTS; part++)
+        free(text[part]);
+    return rc;
+}
+
 /* The memory check (rubric "memcheck"): every test that passed runs again
- * with the student's code built with ASan, UBSan and LeakSanitizer. */
+ * with the student's code built with ASan, UBSan and LeakSanitizer; in a
+ * worker when it can (grade_mc_fork), else here. */
 static int grade_memcheck(struct grade_state *st)
 {
     const struct rubric_memcheck *rm = st->r->memcheck;
     struct report_memcheck m;
-    struct report_exercise tmp;
     struct build_spec spec;
     struct build_out out = { 0 };
     char bindir[PATH_MAX], refdir[PATH_MAX], err[REPORT_ERR_LEN], why[1024] = "";
     struct grade_mc_env e;
     char *first = NULL;
-    size_t i;
+    size_t i, first_i = (size_t)-1;
     int rc = 0;
 
     if (rm == NULL)
@@ -969,29 +1209,13 @@ static int grade_memcheck(struct grade_state *st)
     for (i = 0; i < st->r->ntodo; i++)
         snprintf(e.todo + strlen(e.todo), sizeof(e.todo) - strlen(e.todo), "%s%s", i ? " " : "",
                  st->r->todo[i]);
-    if (grade_mc_setenv(st, &e, 0) < 0 || report_exercise_init(&tmp, st->r, err) < 0)
-        return grade_internal(st, "memory check", "environment") < 0 ? -1 : 0;
-    /* ASan reserves terabytes of address space: no RLIMIT_AS here. */
-    st->run_memory_mb = 0;
-    for (i = 0; i < st->r->ntests && rc >= 0; i++) {
-        if (st->ex->results[i].status != REPORT_OK)
-            continue;
-        if (grade_left(st) < 1) {
-            grade_fmt(why, sizeof(why), "the grading budget ran out during the check");
-            break;
-        }
-        rc = grade_memcheck_test(st, &e, &tmp, i, &first);
-        if (rc > 0)
-            m.clean++;
+    if (grade_mc_fork(st, &e, m.passed))
+        return 0;
+    if (grade_memcheck_runs(st, &e, &m, &first, &first_i, why, sizeof(why), 0, 1) < 0) {
+        free(first);
+        return -1;
     }
-    st->run_memory_mb = st->r->memory_mb;
-    report_exercise_clear(&tmp);
-    if (rc >= 0) {
-        m.checked = why[0] == '\0';
-        m.score = m.checked ? rm->points * m.clean / (int)st->r->ntests : 0;
-        m.reason = first != NULL ? first : why[0] ? why : NULL;
-        rc = report_set_memcheck(st->ex, &m, err);
-    }
+    rc = grade_memcheck_set(st, &m, first, why);
     free(first);
     return rc;
 }
@@ -1272,36 +1496,89 @@ static int grade_steps(struct grade_state *st)
     return grade_tests(st) < 0 ? -1 : 1;
 }
 
-int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
-                   struct report_exercise *ex)
+static void grade_state_free(struct grade_state *st)
 {
-    struct grade_state *st = calloc(1, sizeof(*st));
-    char err[REPORT_ERR_LEN];
-    int rc = -1;
-
-    if (st == NULL)
-        return -1;
-    st->ctx = ctx;
-    st->r = r;
-    st->ex = ex;
-    if (report_exercise_init(ex, r, err) < 0)
-        goto out;
-    st->listed = calloc(r->ntests, 1);
-    st->capbuf = malloc(GRADE_OUTPUT_CAP);
-    if (st->listed == NULL || st->capbuf == NULL)
-        goto out;
-    rc = grade_steps(st);
-    if (rc == 1)
-        rc = grade_memcheck(st) < 0 ? -1 : grade_timing(st);
-    if (rc >= 0 && grade_coverage(st) < 0)
-        rc = -1;
-
-out:
+    for (unsigned part = 0; part < GRADE_MC_PARTS; part++)
+        if (st->mc_pid[part] > 0) {     /* not joined: an error path */
+            kill(st->mc_pid[part], SIGKILL);
+            waitpid(st->mc_pid[part], NULL, 0);
+            runner_unspare(st->mc_pid[part]);
+        }
     if (st->share[0] != '\0')
         nftw(st->share, grade_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     apiset_free(&st->api);
     free(st->listed);
     free(st->capbuf);
     free(st);
+}
+
+int grade_exercise_begin(const struct grade_ctx *ctx, const struct rubric *r,
+                         struct report_exercise *ex, struct grade_state **out)
+{
+    struct grade_state *st = calloc(1, sizeof(*st));
+    char err[REPORT_ERR_LEN];
+    int rc = -1;
+
+    *out = NULL;
+    if (st == NULL)
+        return -1;
+    st->ctx = ctx;
+    st->r = r;
+    st->ex = ex;
+    if (report_exercise_init(ex, r, err) < 0)
+        goto fail;
+    st->listed = calloc(r->ntests, 1);
+    st->capbuf = malloc(GRADE_OUTPUT_CAP);
+    if (st->listed == NULL || st->capbuf == NULL)
+        goto fail;
+    rc = grade_steps(st);
+    st->ran = rc == 1;
+    if (rc >= 0 && grade_coverage(st) < 0)
+        rc = -1;
+    if (rc >= 0 && st->ran && grade_memcheck(st) < 0)
+        rc = -1;
+    if (rc < 0)
+        goto fail;
+    /* The exercise's budget stops while the others run. */
+    st->paused_left = grade_left(st);
+    *out = st;
+    return 0;
+
+fail:
+    grade_state_free(st);
+    return -1;
+}
+
+int grade_exercise_join(struct grade_state *st)
+{
+    return st == NULL ? 0 : grade_memcheck_join(st);
+}
+
+int grade_exercise_finish(struct grade_state *st)
+{
+    int rc;
+
+    if (st == NULL)
+        return 0;
+    rc = grade_memcheck_join(st);
+    if (rc >= 0 && st->ran) {
+        if (st->deadline > 0 && st->paused_left < 1e8) {
+            st->deadline = build_now() + st->paused_left;
+            if (st->ctx->deadline > 0 && st->ctx->deadline < st->deadline)
+                st->deadline = st->ctx->deadline;
+        }
+        rc = grade_timing(st);
+    }
+    grade_state_free(st);
     return rc;
+}
+
+int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
+                   struct report_exercise *ex)
+{
+    struct grade_state *st;
+
+    if (grade_exercise_begin(ctx, r, ex, &st) < 0)
+        return -1;
+    return grade_exercise_finish(st);
 }

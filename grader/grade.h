@@ -84,6 +84,25 @@ int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
                    struct report_exercise *ex);
 
 /*
+ * grade_exercise() in two halves, so that a grading of several exercises
+ * overlaps them and times them last, alone.  _begin builds, runs the tests,
+ * measures the coverage and starts the memory check (in a worker process
+ * that runs while the next exercise is graded); *st gets the state, which
+ * only grade_exercise_join() and grade_exercise_finish() may use, and
+ * _finish frees.  _join waits for the memory check and records it; _finish
+ * joins (if not done) and measures the timing: call _join for every
+ * exercise begun, then _finish for each, so that nothing else runs beside
+ * the timing.  They return -1 only when out of memory (then _begin has
+ * freed its state and set *st to NULL; NULL makes the others do nothing).
+ * The exercise's budget does not run between _begin and _finish.
+ */
+struct grade_state;
+int grade_exercise_begin(const struct grade_ctx *ctx, const struct rubric *r,
+                         struct report_exercise *ex, struct grade_state **st);
+int grade_exercise_join(struct grade_state *st);
+int grade_exercise_finish(struct grade_state *st);
+
+/*
  * Builds the reference's subjects of r in the variants the grading needs
  * (test, and bench when ctx->timing), into ctx->ref_build, unless a build
  * of them is there already.  Returns 0 when they are ready, 1 when not (why

@@ -155,7 +155,8 @@ static void grader_usage(FILE *out)
 "  --exercise-budget S   budget of each exercise (default: its rubric's\n"
 "                        budget_s, 900)\n"
 "  --subject-uid N       as root, the uid and gid the students' code runs as\n"
-"                        (default 64000; --batch: N + job slot)\n"
+"                        (default 64000; --batch: N + job slot; the k-th\n"
+"                        worker of the memory check: N - 256 k)\n"
 "  --quiet               print only the score line\n"
 "  --write-manifest      write ROOT/grader/manifest.sha256 and exit\n"
 "  --check-manifest      exit 1 when the manifest is stale\n"
@@ -592,14 +593,20 @@ static int grader_grade_all(struct grader *g)
                              g->opts.exercise_budget,
                              g->opts.has_uid ? (unsigned)g->opts.subject_uid : 64000u };
     char err[GRADER_ERR_LEN], rerr[REPORT_ERR_LEN], *what = NULL;
+    struct grade_state **st = calloc(g->count ? g->count : 1, sizeof(*st));
     size_t i;
-    int changed;
+    int changed, rc = 0;
 
-    for (i = 0; i < g->count; i++) {
+    if (st == NULL)
+        return -1;
+    /* Each exercise's tests (and its memory check, in the background while
+     * the next one's tests run), then the timing of each, alone. */
+    for (i = 0; i < g->count && rc == 0; i++) {
         changed = grader_root_changed(g, &what, err);
         if (changed < 0) {
             fprintf(stderr, "grader: %s\n", err);
-            return -1;
+            rc = -1;
+            break;
         }
         if (changed) {
             char note[1024];
@@ -610,13 +617,20 @@ static int grader_grade_all(struct grader *g)
             if (report_exercise_init(&g->exercises[i], g->rubrics[i], rerr) < 0 ||
                 report_fail_all(&g->exercises[i], REPORT_EX_ERROR, REPORT_UNGRADABLE, note,
                                 NULL, 0, rerr) < 0)
-                return -1;
+                rc = -1;
             continue;
         }
-        if (grade_exercise(&ctx, g->rubrics[i], &g->exercises[i]) < 0)
-            return -1;
+        if (grade_exercise_begin(&ctx, g->rubrics[i], &g->exercises[i], &st[i]) < 0)
+            rc = -1;
     }
-    return 0;
+    for (i = 0; i < g->count; i++)
+        if (grade_exercise_join(st[i]) < 0)
+            rc = -1;
+    for (i = 0; i < g->count; i++)
+        if (grade_exercise_finish(st[i]) < 0)
+            rc = -1;
+    free(st);
+    return rc;
 }
 
 static int grader_exit_status(const struct grader *g, int score)

@@ -157,6 +157,25 @@ static int runner_is_foreign(pid_t pid)
     return 0;
 }
 
+int runner_spare(int pid)
+{
+    if (runner_nforeign >= RUNNER_MAX_FOREIGN)
+        return -1;
+    runner_foreign[runner_nforeign++] = (pid_t)pid;
+    return 0;
+}
+
+void runner_unspare(int pid)
+{
+    size_t i;
+
+    for (i = 0; i < runner_nforeign; i++)
+        if (runner_foreign[i] == (pid_t)pid) {
+            runner_foreign[i] = runner_foreign[--runner_nforeign];
+            return;
+        }
+}
+
 /*
  * Sends SIGKILL to every child of this process except the foreign ones,
  * and reaps those already dead. Returns how many children were found.

@@ -92,6 +92,15 @@ struct runner_result {
 int runner_init(char err[RUNNER_ERR_LEN]);
 
 /*
+ * Marks pid, a child this process started itself (a worker), as one that
+ * runner_run's sweep of leftover children must leave alone; returns -1
+ * when too many are marked.  runner_unspare() removes the mark once the
+ * caller has reaped it.
+ */
+int runner_spare(int pid);
+void runner_unspare(int pid);
+
+/*
  * Runs spec->argv as described above and fills *res. Returns -1 only on an
  * internal error; then *res is undefined.
  */

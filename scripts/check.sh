@@ -5,23 +5,22 @@
 #
 #   1. everything builds: tools, judges, the reference (-Werror), the
 #      pristine skeletons (without a warning);
-#   2. the judges pass against the reference built with ASan + UBSan +
-#      LeakSanitizer (make memcheck; the plain build's run is step 7's);
-#   3. the programs work (delay-server, ex01 and its argument errors), and
+#   2. the programs work (delay-server, ex01 and its argument errors), and
 #      each exercise's own extra checks (harness/*/check.sh: real clients,
 #      real signals);
-#   4. the chat page in headless Chromium;
-#   5. the integrity manifest is current; the workflows pass actionlint; a
+#   3. the chat page in headless Chromium;
+#   4. the integrity manifest is current; the workflows pass actionlint; a
 #      simulated pull request is graded from trusted files only; a handout
 #      grades from its README alone; the Gradescope package grades;
-#   6. the grader's self-test (fake and hostile submissions, exact scores);
-#   7. the pristine skeletons score 0, the solutions full marks (timing
+#   5. the grader's self-test (fake and hostile submissions, exact scores);
+#   6. the pristine skeletons score 0, the solutions full marks (timing
 #      included), and the tests run at least COVERAGE_MIN % of each
 #      reference TODO file's lines;
-#   8. a quick run of the mutants (the reference broken one way at a time:
+#   7. a quick run of the mutants (the reference broken one way at a time:
 #      each must lose points; `make mutants` runs them all).
-# make test-ref (the judges against the plain reference, outside the
-# grader) is left out: step 7's full marks need every one of those tests.
+# make test-ref and make memcheck (the judges against the plain and the
+# sanitized reference, outside the grader) are left out: step 6's full marks
+# need every test to pass and the memory check to find nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -111,7 +110,6 @@ grade_expect() {
 }
 
 step "build (tools, judges, reference, pristine skeletons)" build_all
-step "memcheck: the reference under ASan + UBSan + LeakSanitizer" $MAKE -s --no-print-directory memcheck
 step "programs: delay-server, ex01 and its argument errors" programs_work
 # Exercises may add checks of their own (interoperability with real clients...).
 for extra in harness/*/check.sh; do

@@ -4,10 +4,7 @@
 # /autograder (AUTOGRADER_ROOT): unpacks build/gradescope/autograder.zip
 # into source/, copies run_autograder to the top, runs source/setup.sh,
 # then run_autograder on three submissions, and checks results/results.json:
-#   - the reference's TODO files (a whole repository): every test's points
-#     (timing and the memory check off: test-handout.sh runs both against
-#     the same prebuilt reference objects, and make check's grader step
-#     runs them on all four exercises);
+#   - the reference's TODO files (a whole repository): full marks;
 #   - the pristine skeletons (just the TODO files): 0;
 #   - exercise 1 solved, with an edited test and rubric beside it: scored
 #     with the trusted copies (the edits change nothing).
@@ -29,9 +26,9 @@ cp "$tmp/ag/source/run_autograder" "$tmp/ag/run_autograder"
 (cd "$tmp/ag/source" && AUTOGRADER_ROOT=$tmp/ag bash ./setup.sh) >"$tmp/setup.log" 2>&1 ||
     { cat "$tmp/setup.log"; fail "setup.sh failed"; }
 
-# Every test's points (without the timing and memory-check criteria).
 full=$(/usr/bin/python3 -c 'import json, glob
-print(sum(sum(t["points"] for t in r["tests"])
+print(sum(sum(t["points"] for t in r["tests"]) + r.get("timing", {}).get("points", 0)
+                + r.get("memcheck", {}).get("points", 0)
           for r in (json.load(open(f)) for f in glob.glob("harness/*/rubric.json"))))')
 
 # run CASE [GRADER_ARGS]: grades $tmp/ag/submission, prints the score.
@@ -49,7 +46,7 @@ print(r["score"])' "$tmp/ag/results/results.json" || fail "$1: no valid results.
 rm -rf "$tmp/ag/submission"
 mkdir -p "$tmp/ag/submission/skeletons"
 cp -r solutions/* "$tmp/ag/submission/skeletons/"
-got=$(run reference "--no-timing --no-memcheck")
+got=$(run reference)
 [[ $got == "$full" ]] || { cat "$tmp/reference.log"; fail "the reference scored $got, expected $full"; }
 head -c 400 "$tmp/ag/results/results.json" > "$top/build/check/gradescope-results-head.json" 2>/dev/null || true
 
@@ -76,4 +73,4 @@ print(sum(t["points"] for t in r["tests"]) + r.get("memcheck", {}).get("points",
 got=$(run tampered "--exercise ex01 --no-timing")
 [[ $got == "$want" ]] || { cat "$tmp/tampered.log"; fail "the tampered submission scored $got, expected $want (the trusted rubric's)"; }
 
-echo "test-gradescope: ok (reference $full/$full without timing and memcheck, skeletons 0, tampered ex01 $want: graded with the trusted tests)"
+echo "test-gradescope: ok (reference $full/$full, skeletons 0, tampered ex01 $want: graded with the trusted tests)"

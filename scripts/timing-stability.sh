@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # timing-stability.sh - grades the reference as a submission N times per
-# exercise (timing included, coverage off) and prints the timing ratio and
+# exercise (timing included, coverage and the memory check off) and prints the timing ratio and
 # points of each run: identical code must get every timing point every time.
 #
 #   scripts/timing-stability.sh [N] [ex01 ex02 ...]    (N defaults to 20)
@@ -20,7 +20,7 @@ bad=0
 for e in "${exercises[@]}"; do
     ratios=()
     for i in $(seq "$n"); do
-        build/bin/grader --root . --submission solutions --exercise "$e" --no-coverage \
+        build/bin/grader --root . --submission solutions --exercise "$e" --no-coverage --no-memcheck \
             --trusted-built --quiet --out "$out/$e-$i" >/dev/null 2>&1 || true
         read -r ratio points max < <(/usr/bin/python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
