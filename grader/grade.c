@@ -1021,7 +1021,8 @@ static void grade_mc_worker(struct grade_state *st, struct grade_mc_env *e, unsi
  * that the next exercise's tests run meanwhile (tests wait on injected
  * delays far more than they compute; the timing runs later, alone).
  * Returns 1 when the workers started (grade_memcheck_join() collects
- * them), 0 when the check must run here.
+ * them), 0 when the check must run here (one CPU, a uid too low to step
+ * down from, a fork that failed).
  */
 static int grade_mc_fork(struct grade_state *st, struct grade_mc_env *e, int passed)
 {
@@ -1029,7 +1030,8 @@ static int grade_mc_fork(struct grade_state *st, struct grade_mc_env *e, int pas
     unsigned uid[GRADE_MC_PARTS], part;
     pid_t parent = getpid(), pid;
 
-    if (started + GRADE_MC_PARTS > GRADE_MC_MAX_WORKERS)
+    /* One CPU: the lanes would only take turns on it. */
+    if (started + GRADE_MC_PARTS > GRADE_MC_MAX_WORKERS || sysconf(_SC_NPROCESSORS_ONLN) < 2)
         return 0;
     for (part = 0; part < GRADE_MC_PARTS; part++) {
         unsigned step = GRADE_MC_UID_STEP * (started + part + 1);
