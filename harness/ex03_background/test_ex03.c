@@ -65,6 +65,12 @@
 #define STOP_GRACE_MS 3000.0
 /* The bound of one request of the tests (the server answers in ms). */
 #define REPLY_MS 3000.0
+/* A notification the server should send at once (its first attempt, to a
+ * receiver that answers at once) arrives within this: sent within a few
+ * milliseconds in practice, a hundred times that under load.  Longer waits
+ * would only slow down the feedback of a delivery still a TODO, which fails
+ * a dozen tests at this bound. */
+#define NOTIFY_MS 1500.0
 /* A wait of the test, longer when the server runs under a debugger or
  * valgrind (WB_SUBJECT_WRAPPER); the time bounds asserted are not. */
 #define SCALED(ms) ((ms) * subj_time_scale())
@@ -541,8 +547,9 @@ Test(ex03_create, reply_does_not_wait_for_the_notification)
     cr_assert_eq(answered_at_reply, 0,
                  "the receiver had already answered the notification when the reply "
                  "arrived: the handler waited for the delivery" HINT_ORDER);
-    cr_assert(wait_accepted(1, 3000), "the notification never reached the receiver (it "
-              "takes %.0f ms; waited 3 s)" HINT_DELIVERY, delay);
+    cr_assert(wait_accepted(1, delay + NOTIFY_MS), "the notification never reached the "
+              "receiver (it takes %.0f ms; waited %.1f s)" HINT_DELIVERY, delay,
+              (delay + NOTIFY_MS) / 1000);
     cr_assert_geq(ns_sink_at(sink, 0)->answered_ms, r.end_ms + delay / 2,
                   "the receiver answered before the reply had arrived: it should still be "
                   "busy (%.0f ms) when the reply arrives" HINT_ORDER, delay);
@@ -625,8 +632,8 @@ Test(ex03_create, notification_carries_the_user_and_its_key)
     person(&p, "Alan Turing");
     start_server();
     long long id = post_user(&p, &r);
-    cr_assert(wait_accepted(1, 3000), "no notification reached the receiver within 3 s of "
-              "the reply" HINT_DELIVERY);
+    cr_assert(wait_accepted(1, NOTIFY_MS), "no notification reached the receiver within "
+              "%.1f s of the reply" HINT_DELIVERY, NOTIFY_MS / 1000);
     tc_run_until(base, NULL, NULL, 200);
     cr_assert_eq(ns_sink_count(sink), 1, "the receiver got %zu requests for one user; "
                  "expected 1" HINT_DELIVERY, ns_sink_count(sink));
@@ -658,7 +665,7 @@ Test(ex03_create, user_row_is_in_the_database_file)
                      "users.created_at (%s) should be the created_at of the 201 (%s)",
                      created, r.body);
     cr_assert_eq(users_in_db(), 1, "the users table has %lld rows; expected 1", users_in_db());
-    cr_assert(wait_accepted(1, 3000), "the notification was never delivered" HINT_DELIVERY);
+    cr_assert(wait_accepted(1, NOTIFY_MS), "the notification was never delivered" HINT_DELIVERY);
     tc_run_until(base, NULL, NULL, 100);
     /* What stays in the file once the server has stopped. */
     stop_server();
@@ -735,7 +742,7 @@ Test(ex03_create, user_and_outbox_row_commit_together)
     person(&q, "Ada King");
     start_server();
     long long id = post_user(&p, &first);
-    cr_assert(wait_accepted(1, 3000), "the first user's notification never arrived"
+    cr_assert(wait_accepted(1, NOTIFY_MS), "the first user's notification never arrived"
               HINT_DELIVERY);
     cr_assert(wait_none_pending(3000), "the receiver accepted the first user's notification, "
               "but its outbox row is still pending after 3 s (ex03_db_outbox_delivered())"
@@ -936,7 +943,8 @@ Test(ex03_errors, duplicate_email_is_409)
     person(&p, "Ada Lovelace");
     start_server();
     post_user(&p, &first);
-    cr_assert(wait_accepted(1, 3000), "the first user's notification never arrived" HINT_DELIVERY);
+    cr_assert(wait_accepted(1, NOTIFY_MS), "the first user's notification never arrived"
+              HINT_DELIVERY);
     /* The same email in another case. */
     snprintf(dup.name, sizeof(dup.name), "Ada 2 %.6s", judge_token());
     snprintf(dup.email, sizeof(dup.email), "%s", p.email);
@@ -1014,7 +1022,8 @@ static long long seed_one_user(void)
     person(&p, "Seed User");
     long long id = post_user(&p, &r);
     tc_response_clear(&r);
-    cr_assert(wait_accepted(1, 3000), "the seed user's notification never arrived" HINT_DELIVERY);
+    cr_assert(wait_accepted(1, NOTIFY_MS), "the seed user's notification never arrived"
+              HINT_DELIVERY);
     return id;
 }
 
@@ -1168,9 +1177,9 @@ Test(ex03_delivery, retries_5xx_with_capped_exponential_backoff)
     ns_sink_fail_next(sink, failures, 503);
     start_server_with((struct opts){ .retry_base_ms = base_ms, .retry_max_ms = max_ms });
     long long id = post_user(&p, &r);
-    cr_assert(wait_accepted(1, 4000), "after %u answers 503 the receiver accepts, but the "
-              "notification never got through (%zu attempts seen): a 5xx is a failed attempt, "
-              "to retry" HINT_DELIVERY, failures, ns_sink_count(sink));
+    cr_assert(wait_accepted_progress(1, 4000, NOTIFY_MS), "after %u answers 503 the receiver "
+              "accepts, but the notification never got through (%zu attempts seen): a 5xx is a "
+              "failed attempt, to retry" HINT_DELIVERY, failures, ns_sink_count(sink));
     tc_run_until(base, NULL, NULL, 300);
     cr_assert_eq(ns_sink_count(sink), failures + 1, "expected %u attempts (%u answered 503, then "
                  "one 200); the receiver saw %zu" HINT_DELIVERY, failures + 1, failures,
@@ -1216,8 +1225,8 @@ Test(ex03_delivery, timeouts_and_4xx_are_retried_any_2xx_delivers)
     start_server_with((struct opts){ .retry_base_ms = 100, .retry_max_ms = 200,
                                      .notify_timeout_ms = 150 });
     long long id = post_user(&p, &r);
-    cr_assert(wait_count(1, 3000), "no notification reached the receiver within 3 s of the "
-              "reply" HINT_DELIVERY);
+    cr_assert(wait_count(1, NOTIFY_MS), "no notification reached the receiver within %.1f s "
+              "of the reply" HINT_DELIVERY, NOTIFY_MS / 1000);
     ns_sink_set_delay_ms(sink, 0);
     cr_assert(wait_count(2, 2000), "the first attempt timed out (the receiver takes 400 ms, "
               "notify_timeout_ms is 150), and no second attempt came within 2 s: a timeout "
@@ -1418,8 +1427,8 @@ static void backoff_wait(struct idle *w)
     ns_sink_fail_next(sink, 1, 503);
     post_user(&p, &r);
     tc_response_clear(&r);
-    cr_assert(wait_count(first + 1, 3000), "no notification reached the receiver within 3 s"
-              HINT_DELIVERY);
+    cr_assert(wait_count(first + 1, NOTIFY_MS), "no notification reached the receiver within "
+              "%.1f s" HINT_DELIVERY, NOTIFY_MS / 1000);
     tc_run_until(base, NULL, NULL, 100);   /* the server has handled the 503 */
     idle_begin(&u0, &t0);
     cr_assert(wait_count(first + 2, 3000), "after a 503, with retry_base_ms = %u, no retry "
@@ -1488,8 +1497,9 @@ Test(ex03_delivery, pending_notifications_survive_a_restart)
     snprintf(scratch, sizeof(scratch), "%s", subj_scratch(server));
     /* ... a new one starts on the same file */
     start_server_with((struct opts){ .scratch = scratch });
-    cr_assert(wait_accepted(3, 3000), "a server started on a database with 3 pending "
-              "notifications delivered %zu of them within 3 s" HINT_RESUME,
+    cr_assert(wait_accepted_progress(3, 3000, NOTIFY_MS), "a server started on a database "
+              "with 3 pending notifications delivered %zu of them (waited up to 3 s, and gives up "
+              "after %.1f s without a new one)" HINT_RESUME, NOTIFY_MS / 1000,
               ns_sink_accepted(sink));
     tc_run_until(base, NULL, NULL, 300);
     for (int i = 0; i < 3; i++) {
