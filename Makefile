@@ -280,24 +280,30 @@ endef
 $(foreach e,$(EXERCISES),$(eval $(call EX_TARGET,$(e))))
 
 memcheck: deps $(MEM_PROGS) $(REF_PROGS) $(JUDGES)
-	@set -e; for e in $(EXERCISES); do \
+	@set -e; ran=0; for e in $(EXERCISES); do \
+	    case '$(TEST)' in ''|$${e}_*) ;; *) continue ;; esac; \
+	    ran=1; \
 	    echo "== memcheck $$e (reference, ASan + UBSan) =="; \
 	    WB_REF_SUBJECT_DIR=$(REFBUILD)/bin WB_SUBJECT_SANITIZER=1 \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23:suppressions=$(CURDIR)/harness/common/lsan.supp \
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/harness/common/lsan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=23 \
 	    scripts/run-tests.sh $$e $(MEMBUILD)/bin '$(TEST)' $(TESTARGS); \
-	done
+	done; \
+	if [ $$ran = 0 ]; then echo "TEST=$(TEST) names no test of $(EXERCISES): a name looks like ex01_args::sequential_refuses_invalid_arguments" >&2; exit 2; fi
 
 # Everything built from the reference solutions.
 ref-all: $(REF_PROGS)
 
 # The harness against the reference solutions (must all pass).
 test-ref: deps $(REF_PROGS) $(JUDGES)
-	@set -e; for e in $(EXERCISES); do \
+	@set -e; ran=0; for e in $(EXERCISES); do \
+	    case '$(TEST)' in ''|$${e}_*) ;; *) continue ;; esac; \
+	    ran=1; \
 	    echo "== $$e against the reference =="; \
 	    scripts/run-tests.sh $$e $(REFBUILD)/bin '$(TEST)' $(TESTARGS); \
-	done
+	done; \
+	if [ $$ran = 0 ]; then echo "TEST=$(TEST) names no test of $(EXERCISES): a name looks like ex01_args::sequential_refuses_invalid_arguments" >&2; exit 2; fi
 
 # Line and branch coverage of the TODO files by the tests, as HTML (per
 # file) and a JSON summary under build/coverage/<name>/: of the reference by
