@@ -1303,6 +1303,38 @@ Test(ex03_delivery, backoff_stays_capped_after_many_failures)
 }
 
 /*
+ * Sends n POST /users at once (person i named "<prefix> i"), waits up to
+ * timeout_ms for every answer, expects each to be a 201 and stores its
+ * user's id in ids[i].  all must hold n pointers (r[i] is answer i); the
+ * caller clears r.
+ */
+static void post_users_at_once(struct person *p, struct tc_response *r,
+                               struct tc_response **all, long long *ids, int n,
+                               const char *prefix, double timeout_ms)
+{
+    char body[512];
+
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s %d", prefix, i);
+        person(&p[i], name);
+        user_body(p[i].name, p[i].email, body, sizeof(body));
+        all[i] = &r[i];
+        tc_start(client, "POST", "/users", body, strlen(body), &r[i]);
+    }
+    cr_assert(tc_wait(base, all, (size_t)n, SCALED(timeout_ms)), "%d concurrent POST /users "
+              "did not all get an answer within %.0f s%s", n, timeout_ms / 1000, server_gone());
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(r[i].status, 201, "concurrent POST %d: expected 201, got %d (%s)" HINT_POST
+                     "%s", i, r[i].status, r[i].body ? r[i].body : "no body",
+                     r[i].status ? "" : server_gone());
+        json_t *j = parse_body(&r[i], "POST /users");
+        ids[i] = json_integer_value(json_object_get(j, "id"));
+        json_decref(j);
+    }
+}
+
+/*
  * max_deliveries is the most notifications in flight at once, and the
  * ready ones go out oldest first.  With 4 connections and a receiver that
  * takes 300 ms, 10 notifications go in rounds: 4, 4, 2.  The test counts,
@@ -1317,28 +1349,10 @@ Test(ex03_delivery, max_deliveries_in_flight_oldest_first)
     struct person p[N];
     long long ids[N];
     size_t most = 0;
-    char body[512];
 
     ns_sink_set_delay_ms(sink, (unsigned)delay);
     start_server_with((struct opts){ .max_deliveries = CONNS });
-    for (int i = 0; i < N; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "Round %d", i);
-        person(&p[i], name);
-        user_body(p[i].name, p[i].email, body, sizeof(body));
-        all[i] = &r[i];
-        tc_start(client, "POST", "/users", body, strlen(body), &r[i]);
-    }
-    cr_assert(tc_wait(base, all, N, SCALED(5000)), "%d concurrent POST /users did not all get "
-              "an answer within 5 s%s", N, server_gone());
-    for (int i = 0; i < N; i++) {
-        cr_assert_eq(r[i].status, 201, "concurrent POST %d: expected 201, got %d (%s)" HINT_POST
-                     "%s", i, r[i].status, r[i].body ? r[i].body : "no body",
-                     r[i].status ? "" : server_gone());
-        json_t *j = parse_body(&r[i], "POST /users");
-        ids[i] = json_integer_value(json_object_get(j, "id"));
-        json_decref(j);
-    }
+    post_users_at_once(p, r, all, ids, N, "Round", 5000);
     cr_assert(wait_accepted_progress(N, 6000, 1500), "%zu of %d notifications delivered within "
               "6 s, with max_deliveries = %d and a receiver that takes %.0f ms: when an "
               "attempt ends its connection is free, start the next ready one there "
@@ -1525,25 +1539,11 @@ Test(ex03_delivery, two_hundred_concurrent_posts_get_distinct_ids)
     static struct tc_response *all[N];
     static struct person p[N];
     static long long ids[N];
-    char body[512];
 
     start_server();
+    post_users_at_once(p, r, all, ids, N, "User", 10000);
     for (int i = 0; i < N; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "User %d", i);
-        person(&p[i], name);
-        user_body(p[i].name, p[i].email, body, sizeof(body));
-        all[i] = &r[i];
-        tc_start(client, "POST", "/users", body, strlen(body), &r[i]);
-    }
-    cr_assert(tc_wait(base, all, N, SCALED(10000)), "%d concurrent POST /users did not all get "
-              "an answer within 10 s%s", N, server_gone());
-    for (int i = 0; i < N; i++) {
-        cr_assert_eq(r[i].status, 201, "concurrent POST %d: expected 201, got %d (%s)" HINT_POST
-                     "%s", i, r[i].status, r[i].body ? r[i].body : "no body",
-                     r[i].status ? "" : server_gone());
         json_t *j = parse_body(&r[i], "POST /users");
-        ids[i] = json_integer_value(json_object_get(j, "id"));
         cr_assert_str_eq(jstr(json_object_get(j, "email")), p[i].email,
                          "concurrent POST %d: the 201 should carry the email sent (%s); got %s"
                          HINT_POST, i, p[i].email, r[i].body);
