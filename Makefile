@@ -108,7 +108,6 @@ build/obj/judge/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(BASE_CFLAGS) -O1 $(STRICT) -Iharness/common \
 	    -Iskeletons/$(word 2,$(subst /, ,$*)) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
--include $(shell find build/obj -name '*.d' 2>/dev/null)
 
 # ---- TODO objects (make ex01, test-ref, memcheck) -------------------------
 # $(call TODO_RULES,build-dir,todo-source-root,variant,warn-flags)
@@ -124,7 +123,7 @@ $(1)/obj/todo/$(3)/%.o: $(1)/src/%.c
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  CC      $$(patsubst $(1)/src/%,$(2)/%,$$<)")
 	$$(Q)$$(CC) $$(BASE_CFLAGS) $$($(3)_VFLAGS) $(4) -Iskeletons/$$(patsubst %/,%,$$(dir $$*)) \
-	    $$(PKG_CFLAGS) -c $$< -o $$@
+	    $$(PKG_CFLAGS) -MMD -MP -c $$< -o $$@
 
 # A handout's reference: prebuilt objects (only from the workbook's own
 # reference/ folder, never from a submission).
@@ -143,6 +142,10 @@ $(eval $(call TODO_RULES,$(MEMBUILD),$(REFSRC),asan,$(STRICT)))
 # make bench: the reference's programs at -O2 (the bench variant), build/o2/.
 O2BUILD := build/o2
 $(eval $(call TODO_RULES,$(O2BUILD),$(REFSRC),bench,$(STRICT)))
+# Header dependencies of every object above (TODO files included: a change
+# in a given header rebuilds them in every build folder).
+-include $(shell find build/obj $(SUBBUILD)/obj $(REFBUILD)/obj $(MEMBUILD)/obj $(O2BUILD)/obj \
+                 -name '*.d' 2>/dev/null | sort -u)
 
 # ---- programs built from TODO files -----------------------------------------
 # $(call PROG_RULE,ex,prog,build-dir,variant)

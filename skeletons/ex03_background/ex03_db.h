@@ -7,6 +7,17 @@
  * tens of microseconds, so calling SQLite from a handler is fine (see the
  * guide: "when sync is fine").
  *
+ * Group commit (see the guide: "what one loop turn buys you").  The writes
+ * of one loop turn share one transaction: the turn's first write opens it
+ * and calls the turn hook, and the server commits it with
+ * ex03_db_end_turn() once every callback of the turn has run, before the
+ * loop writes the turn's replies and notifications to their sockets.  A
+ * handler still writes its rows between ex03_db_begin() and
+ * ex03_db_commit() (a savepoint inside the turn's transaction), and
+ * ex03_db_rollback() still undoes that handler's rows and nothing else.
+ * So: rows you ex03_db_commit() before replying are durable before the
+ * reply leaves; 300 users that arrive in one turn cost one COMMIT, not 300.
+ *
  * The schema:
  *   users(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT, email TEXT
  *         UNIQUE COLLATE NOCASE, created_at TEXT)
@@ -55,17 +66,36 @@ struct ex03_user {
  */
 int ex03_db_open(const char *path, struct ex03_db **out, char *err, size_t errlen);
 
-/* Finalizes the statements and closes the connection.  NULL is a no-op. */
+/* Commits the open turn (ex03_db_end_turn()), finalizes the statements and
+ * closes the connection.  NULL is a no-op. */
 void ex03_db_close(struct ex03_db *db);
 
 /* The message of the last error on this connection. */
 const char *ex03_db_errmsg(const struct ex03_db *db);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  EX03_DB_OK or EX03_DB_ERROR.
- * ex03_db_rollback() is harmless when no transaction is open. */
+/*
+ * A handler's transaction: its rows are kept together, or dropped together.
+ * ex03_db_begin() starts it (EX03_DB_ERROR when one is already open: end
+ * each one in the handler that began it), ex03_db_commit() keeps its rows
+ * (they are committed with the turn's, before any reply leaves; EX03_DB_ERROR
+ * when none is open), ex03_db_rollback() drops them (harmless when none is
+ * open).  EX03_DB_OK or EX03_DB_ERROR.
+ */
 int ex03_db_begin(struct ex03_db *db);
 int ex03_db_commit(struct ex03_db *db);
 int ex03_db_rollback(struct ex03_db *db);
+
+/*
+ * For the server (given code).  ex03_db_set_turn_hook(): `cb(arg)` is
+ * called when a loop turn's first write opens the turn's transaction.
+ * ex03_db_end_turn(): commits it (a no-op when nothing was written).  A
+ * handler's transaction still open then was never ended: its rows are
+ * dropped, a message goes to stderr and every later ex03_db_begin() fails,
+ * as after a BEGIN that is never committed.  EX03_DB_OK, or EX03_DB_ERROR
+ * when the COMMIT failed (the turn's rows are then rolled back).
+ */
+void ex03_db_set_turn_hook(struct ex03_db *db, void (*cb)(void *arg), void *arg);
+int ex03_db_end_turn(struct ex03_db *db);
 
 /*
  * Inserts a user (name and email as given: validate them first) and fills

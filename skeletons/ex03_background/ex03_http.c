@@ -17,23 +17,28 @@
 
 void ex03_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
-    struct evbuffer *buf = evbuffer_new();
-    char *text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    char small[2048], *text = small;
+    size_t len = body ? json_dumpb(body, small, sizeof(small), JSON_COMPACT) : 2;
 
+    /* Most bodies fit in `small`: no allocation; a longer one is dumped
+     * again, into the heap. */
+    if (body == NULL)
+        memcpy(small, "{}", 2);
+    else if (len > sizeof(small))
+        text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (buf == NULL || text == NULL) {
-        free(text);
-        if (buf != NULL)
-            evbuffer_free(buf);
+    if (len == 0 || text == NULL || evbuffer_add(out, text, len) != 0) {
+        if (text != small)
+            free(text);
         evhttp_send_error(req, 500, "out of memory");
         return;
     }
-    evbuffer_add(buf, text, strlen(text));
-    free(text);
+    if (text != small)
+        free(text);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
-    evhttp_send_reply(req, status, NULL, buf);
-    evbuffer_free(buf);
+    evhttp_send_reply(req, status, NULL, NULL);
 }
 
 void ex03_reply_error(struct evhttp_request *req, int status, const char *code,

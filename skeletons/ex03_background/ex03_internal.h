@@ -119,6 +119,9 @@ struct ex03_server {
     unsigned char *conn_busy;               /* conn_busy[i]: conns[i] has a
                                                request in flight */
 
+    struct event *turn_end;                 /* runs ex03_db_end_turn() once
+                                               a loop turn has written (given) */
+
     struct ex03_delivery_list deliveries;   /* every delivery not yet done */
     struct ex03_delivery_list ready;        /* READY ones, oldest first */
     struct ex03_pending_list pending;       /* /async and /cpu not answered */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -255,6 +256,40 @@ static void request_cb(struct evhttp_request *req, void *arg)
     }
 }
 
+/* ---- group commit ------------------------------------------------------- */
+
+/*
+ * The end of a loop turn.  ex03_db opens one transaction at the turn's first
+ * write and calls turn_hook(), which activates s->turn_end: an event with no
+ * fd, run after the callbacks already active (every request the loop read in
+ * this turn) and before the loop next waits for its sockets.  Its COMMIT
+ * makes the turn's users durable at once, then the loop writes the turn's
+ * replies and notifications to their sockets: no 201 and no notification
+ * leaves before its rows are committed.
+ */
+static void turn_hook(void *arg)
+{
+    struct ex03_server *s = arg;
+
+    event_active(s->turn_end, 0, 0);
+}
+
+static void turn_end_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ex03_server *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (ex03_db_end_turn(s->db) != EX03_DB_OK) {
+        /* The replies and notifications of the turn are written but not sent:
+         * stop before the loop sends them, so that nobody is told about users
+         * that were not saved.  A restart resumes what was committed. */
+        fprintf(stderr, "ex03-server: cannot commit the loop turn's transaction: %s; "
+                "stopping at once\n", ex03_db_errmsg(s->db));
+        _exit(1);
+    }
+}
+
 /* ---- lifecycle ---------------------------------------------------------- */
 
 static char *dup_printf(const char *fmt, const char *a, int n)
@@ -343,6 +378,12 @@ struct ex03_server *ex03_server_new(struct event_base *base, struct evhttp *http
         goto err;
     if (ex03_db_open(cfg->db_path, &s->db, err, errlen) != EX03_DB_OK)
         goto err;
+    s->turn_end = event_new(base, -1, 0, turn_end_cb, s);
+    if (s->turn_end == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+    ex03_db_set_turn_hook(s->db, turn_hook, s);
     s->conns = calloc(s->nconns, sizeof(*s->conns));
     s->conn_busy = calloc(s->nconns, 1);
     if (s->conns == NULL || s->conn_busy == NULL) {
@@ -407,7 +448,9 @@ void ex03_server_free(struct ex03_server *s)
             d->state = EX03_DLV_NEW;
         ex03_delivery_free(d);
     }
-    ex03_db_close(s->db);
+    ex03_db_close(s->db);                 /* commits the last turn */
+    if (s->turn_end != NULL)
+        event_free(s->turn_end);
     free(s->conns);
     free(s->conn_busy);
     free(s->notify_host);
