@@ -33,7 +33,9 @@
 #define FX_MAX_DELAY_MS 60000L
 #define FX_MAX_BYTES (64L * 1024 * 1024)
 #define FX_CHUNK_SIZE (64 * 1024)
-#define FX_BACKLOG 1024
+/* Connections that wait for their request (TCP_DEFER_ACCEPT, below) count
+ * against it too; the kernel caps it at net.core.somaxconn. */
+#define FX_BACKLOG 4096
 
 struct pending {
     TAILQ_ENTRY(pending) link;
