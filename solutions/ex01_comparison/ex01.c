@@ -132,6 +132,9 @@ static void fetch_start(struct batch *b, size_t i)
     evhttp_connection_set_timeout_tv(b->conns[i], &tv);
     evhttp_request_set_error_cb(req, request_error_cb);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host_header);
+    /* One request per connection: both sides close it as soon as the
+     * response is in, rather than all at once in batch_end(). */
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
     /* On failure evhttp_make_request() frees req without calling back. */
     if (evhttp_make_request(b->conns[i], req, EVHTTP_REQ_GET, target) != 0)
         fetch_finish(f, EX01_ERR_INTERNAL);
