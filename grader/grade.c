@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -72,13 +73,21 @@ struct grade_state {
     int mc_pid[2];            /* the memory check's workers, or 0 */
     int mc_passed;            /* tests they run again */
     char mc_result[2][PATH_MAX]; /* what each found (grade_mc_worker) */
+    int mc_fd;                /* the workers' queue (grade_mc_post), or -1 */
+    int mc_tried;             /* grade_mc_start ran (whatever it did) */
+    char mc_bindir[PATH_MAX]; /* the asan subjects */
+    char mc_refdir[PATH_MAX]; /* the reference's test subjects */
+    int bench_built;          /* grade_sub_bench ran: 1 + its result */
+    char bench_why[TIMING_REASON_LEN]; /* why the bench build is not ready */
 };
 
 /* The memory check of an exercise runs in GRADE_MC_PARTS worker processes,
- * each with every GRADE_MC_PARTS-th test that passed.  The k-th worker of a
- * grading (k = 1, 2, ...) runs its subjects as uid - GRADE_MC_UID_STEP * k
- * (as root): never the uid of another lane, nor of another batch job (uid
- * + slot, under 64 of them). */
+ * started when its first test passes: each takes the next test that passed
+ * from a queue the tests' lane fills as they pass (grade_mc_post), so that
+ * the check keeps up with the tests instead of starting after the last.
+ * The k-th worker of a grading (k = 1, 2, ...) runs its subjects as uid -
+ * GRADE_MC_UID_STEP * k (as root): never the uid of another lane, nor of
+ * another batch job (uid + slot, under 64 of them). */
 #define GRADE_MC_PARTS 2
 #define GRADE_MC_UID_STEP 256u
 #define GRADE_MC_MAX_WORKERS 16
@@ -680,6 +689,9 @@ static int grade_test_subjects(struct grade_state *st, char *bindir, size_t len,
     return 0;
 }
 
+static void grade_mc_post(struct grade_state *st, size_t i);
+static void grade_mc_close(struct grade_state *st);
+
 static int grade_tests(struct grade_state *st)
 {
     char bindir[PATH_MAX], refdir[PATH_MAX], why[512], env_cov[PATH_MAX + 32];
@@ -697,9 +709,14 @@ static int grade_tests(struct grade_state *st)
     if (grade_env(st, bindir, ref ? refdir : NULL, env_cov[0] ? extra : NULL) < 0)
         return grade_internal(st, "environment", "too long") < 0 ? -1 : 0;
     for (g = -1; g < (long)st->r->ngroups; g++)
-        for (i = 0; i < st->r->ntests; i++)
-            if (st->r->tests[i].group == g && grade_one(st, i) < 0)
+        for (i = 0; i < st->r->ntests; i++) {
+            if (st->r->tests[i].group != g)
+                continue;
+            if (grade_one(st, i) < 0)
                 return -1;
+            grade_mc_post(st, i);
+        }
+    grade_mc_close(st);
     return 0;
 }
 
@@ -930,20 +947,45 @@ static int grade_memcheck_test(struct grade_state *st, struct grade_mc_env *e,
     return !found;
 }
 
+/* The next test of the memory check: from the queue when fd >= 0 (a test
+ * index the tests' lane sent, grade_mc_post), else the next test after
+ * *i that passed; 0 when there is none left. */
+static int grade_mc_next(struct grade_state *st, int fd, size_t *i)
+{
+    unsigned idx;
+    ssize_t n;
+
+    if (fd < 0) {
+        while (++*i < st->r->ntests)
+            if (st->ex->results[*i].status == REPORT_OK)
+                return 1;
+        return 0;
+    }
+    for (;;) {
+        n = recv(fd, &idx, sizeof(idx), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof(idx) || idx >= st->r->ntests)
+            return 0;
+        *i = idx;
+        return 1;
+    }
+}
+
 /*
- * The memory check's runs: every test that passed (st->ex's status OK)
- * runs again, or, with parts > 1, every parts-th of them from the part-th;
- * into m->clean, *first (the first finding, malloc'd) and *first_i (its
- * test's index, left alone when nothing is found), or why (why the check
- * stopped).  Returns -1 when out of memory.
+ * The memory check's runs: every test that passed (st->ex's status OK), or
+ * with fd >= 0 each test the queue gives (see grade_mc_next), runs again;
+ * into m->clean, *first (the finding of the lowest test index, malloc'd)
+ * and *first_i (its index, left alone when nothing is found), or why (why
+ * the check stopped).  Returns -1 when out of memory.
  */
 static int grade_memcheck_runs(struct grade_state *st, struct grade_mc_env *e,
                                struct report_memcheck *m, char **first, size_t *first_i,
-                               char *why, size_t whylen, unsigned part, unsigned parts)
+                               char *why, size_t whylen, int fd)
 {
     struct report_exercise tmp;
-    char err[REPORT_ERR_LEN];
-    size_t i, passed = 0;
+    char err[REPORT_ERR_LEN], *found;
+    size_t i = (size_t)-1;
     int rc = 0;
 
     if (grade_mc_setenv(st, e, 0) < 0 || report_exercise_init(&tmp, st->r, err) < 0) {
@@ -952,18 +994,22 @@ static int grade_memcheck_runs(struct grade_state *st, struct grade_mc_env *e,
     }
     /* ASan reserves terabytes of address space: no RLIMIT_AS here. */
     st->run_memory_mb = 0;
-    for (i = 0; i < st->r->ntests && rc >= 0; i++) {
-        if (st->ex->results[i].status != REPORT_OK || passed++ % parts != part)
-            continue;
+    while (rc >= 0 && grade_mc_next(st, fd, &i)) {
         if (grade_left(st) < 1) {
             grade_fmt(why, whylen, "the grading budget ran out during the check");
             break;
         }
-        rc = grade_memcheck_test(st, e, &tmp, i, first);
-        if (rc > 0)
+        found = NULL;
+        rc = grade_memcheck_test(st, e, &tmp, i, &found);
+        if (rc > 0) {
             m->clean++;
-        else if (rc == 0 && *first_i == (size_t)-1)
+        } else if (rc == 0 && (*first_i == (size_t)-1 || i < *first_i)) {
+            free(*first);
+            *first = found;
+            found = NULL;
             *first_i = i;
+        }
+        free(found);
     }
     st->run_memory_mb = st->r->memory_mb;
     report_exercise_clear(&tmp);
@@ -982,11 +1028,11 @@ static int grade_memcheck_set(struct grade_state *st, struct report_memcheck *m,
     return report_set_memcheck(st->ex, m, err);
 }
 
-/* The worker's side: runs its part of the check with its own uid and
- * judge folder, writes "checked clean first_i\n" then the reason into
- * st->mc_result[part], and ends. */
+/* The worker's side: runs the tests it takes from the queue fd with its
+ * own uid and judge folder, writes "checked clean first_i\n" then the
+ * reason into st->mc_result[part], and ends. */
 static void grade_mc_worker(struct grade_state *st, struct grade_mc_env *e, unsigned part,
-                            unsigned uid, pid_t parent)
+                            unsigned uid, pid_t parent, int fd)
 {
     struct grade_ctx ctx = *st->ctx;
     struct report_memcheck m;
@@ -998,6 +1044,9 @@ static void grade_mc_worker(struct grade_state *st, struct grade_mc_env *e, unsi
      * runner kills the judge it runs (runner_init's SIGTERM handler). */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
         _exit(1);
+    /* The queue's end of the tests' lane: the queue ends when it closes. */
+    close(st->mc_fd);
+    st->mc_fd = -1;
     memset(&m, 0, sizeof(m));
     ctx.subject_uid = uid;
     ctx.progress = 0;
@@ -1005,8 +1054,7 @@ static void grade_mc_worker(struct grade_state *st, struct grade_mc_env *e, unsi
     if (runner_init(err) < 0 ||
         grade_fmt(st->scratch, sizeof(st->scratch), "%s/scratch-%s-memcheck-%u", ctx.out,
                   st->r->id, part) < 0 ||
-        grade_memcheck_runs(st, e, &m, &first, &first_i, why, sizeof(why), part,
-                            GRADE_MC_PARTS) < 0)
+        grade_memcheck_runs(st, e, &m, &first, &first_i, why, sizeof(why), fd) < 0)
         _exit(1);
     f = fopen(st->mc_result[part], "w");
     if (f == NULL)
@@ -1017,14 +1065,14 @@ static void grade_mc_worker(struct grade_state *st, struct grade_mc_env *e, unsi
 }
 
 /*
- * Starts the memory check's runs in GRADE_MC_PARTS worker processes, so
- * that the next exercise's tests run meanwhile (tests wait on injected
- * delays far more than they compute; the timing runs later, alone).
- * Returns 1 when the workers started (grade_memcheck_join() collects
- * them), 0 when the check must run here (one CPU, a uid too low to step
- * down from, a fork that failed).
+ * Starts the memory check's runs in GRADE_MC_PARTS worker processes that
+ * take the tests to run from the queue fd, so that the tests run meanwhile
+ * (tests wait on injected delays far more than they compute; the timing
+ * runs later, alone).  Returns 1 when the workers started
+ * (grade_memcheck_join() collects them), 0 when the check must run here
+ * (one CPU, a uid too low to step down from, a fork that failed).
  */
-static int grade_mc_fork(struct grade_state *st, struct grade_mc_env *e, int passed)
+static int grade_mc_fork(struct grade_state *st, struct grade_mc_env *e, int fd)
 {
     static unsigned started;    /* workers of this grading so far */
     unsigned uid[GRADE_MC_PARTS], part;
@@ -1051,7 +1099,7 @@ static int grade_mc_fork(struct grade_state *st, struct grade_mc_env *e, int pas
     for (part = 0; part < GRADE_MC_PARTS; part++) {
         pid = fork();
         if (pid == 0)
-            grade_mc_worker(st, e, part, uid[part], parent);
+            grade_mc_worker(st, e, part, uid[part], parent, fd);
         if (pid > 0 && runner_spare(pid) < 0) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
@@ -1071,7 +1119,6 @@ static int grade_mc_fork(struct grade_state *st, struct grade_mc_env *e, int pas
         st->mc_pid[part] = pid;
     }
     started += GRADE_MC_PARTS;
-    st->mc_passed = passed;
     return 1;
 }
 
@@ -1154,16 +1201,109 @@ static int grade_memcheck_join(struct grade_state *st)
     return rc;
 }
 
+/*
+ * Builds the student's code with the sanitizers and fills e for the runs
+ * (its folders are st's).  Returns 0, 1 when that build failed, 2 when the
+ * grader could not prepare the check (why says why), -1 when out of memory.
+ */
+static int grade_mc_prepare(struct grade_state *st, struct grade_mc_env *e, char *why,
+                            size_t whylen)
+{
+    struct build_spec spec;
+    struct build_out out = { 0 };
+    size_t i;
+
+    grade_progress(st, "the memory check (ASan, UBSan, LeakSanitizer)");
+    grade_build_spec(st, &spec, 0);
+    if (build_variant(&spec, BUILD_ASAN, &out) < 0)
+        return -1;
+    if (out.status != BUILD_OK) {
+        grade_fmt(why, whylen, "the build with the sanitizers failed: %.300s",
+                  out.status == BUILD_REJECTED && out.reasons ? out.reasons : out.note);
+        build_out_clear(&out);
+        return 1;
+    }
+    build_out_clear(&out);
+    build_bindir(&spec, BUILD_ASAN, st->mc_bindir, sizeof(st->mc_bindir));
+    grade_build_spec(st, &spec, 1);
+    build_bindir(&spec, BUILD_TEST, st->mc_refdir, sizeof(st->mc_refdir));
+    memset(e, 0, sizeof(*e));
+    e->bindir = st->mc_bindir;
+    e->refdir = st->mc_refdir;
+    if (grade_share(st, why, whylen) < 0)
+        return 2;
+    grade_fmt(e->lsan, sizeof(e->lsan), "LSAN_OPTIONS=suppressions=%s/lsan.supp", st->share);
+    snprintf(e->todo, sizeof(e->todo), "WB_TODO_FILES=");
+    for (i = 0; i < st->r->ntodo; i++)
+        snprintf(e->todo + strlen(e->todo), sizeof(e->todo) - strlen(e->todo), "%s%s",
+                 i ? " " : "", st->r->todo[i]);
+    return 0;
+}
+
+/*
+ * Starts the memory check's workers, once, when the first test passes:
+ * they take each test that passes from the queue (grade_mc_post) while the
+ * tests go on.  When it cannot (no sanitizer build, one CPU, ...), nothing
+ * starts, and grade_memcheck() runs the check after the tests, here.
+ */
+static void grade_mc_start(struct grade_state *st)
+{
+    struct grade_mc_env e;
+    char why[1024];
+    int sv[2];
+
+    if (st->mc_tried)
+        return;
+    st->mc_tried = 1;
+    if (st->r->memcheck == NULL || !st->ctx->memcheck || st->ex->status != REPORT_EX_GRADED ||
+        grade_left(st) < 5 || grade_mc_prepare(st, &e, why, sizeof(why)) != 0)
+        return;
+    /* Whole messages, each taken by one reader; no SIGPIPE (MSG_NOSIGNAL)
+     * when the workers are gone. */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return;
+    st->mc_fd = sv[0];
+    if (!grade_mc_fork(st, &e, sv[1])) {
+        close(sv[0]);
+        st->mc_fd = -1;
+    }
+    close(sv[1]);
+}
+
+/* Test i has been scored: when it passed, into the memory check's queue
+ * (starting the workers at the first one). */
+static void grade_mc_post(struct grade_state *st, size_t i)
+{
+    unsigned idx = (unsigned)i;
+
+    if (st->ex->results[i].status != REPORT_OK)
+        return;
+    grade_mc_start(st);
+    if (st->mc_fd >= 0 &&
+        send(st->mc_fd, &idx, sizeof(idx), MSG_NOSIGNAL) != (ssize_t)sizeof(idx)) {
+        /* The workers are gone: grade_memcheck_join() says so. */
+        close(st->mc_fd);
+        st->mc_fd = -1;
+    }
+}
+
+/* The tests are over: the workers end once the queue is empty. */
+static void grade_mc_close(struct grade_state *st)
+{
+    if (st->mc_fd >= 0)
+        close(st->mc_fd);
+    st->mc_fd = -1;
+}
+
 /* The memory check (rubric "memcheck"): every test that passed runs again
- * with the student's code built with ASan, UBSan and LeakSanitizer; in a
- * worker when it can (grade_mc_fork), else here. */
+ * with the student's code built with ASan, UBSan and LeakSanitizer; in the
+ * workers that grade_mc_start() started during the tests when it could,
+ * else here. */
 static int grade_memcheck(struct grade_state *st)
 {
     const struct rubric_memcheck *rm = st->r->memcheck;
     struct report_memcheck m;
-    struct build_spec spec;
-    struct build_out out = { 0 };
-    char bindir[PATH_MAX], refdir[PATH_MAX], err[REPORT_ERR_LEN], why[1024] = "";
+    char err[REPORT_ERR_LEN], why[1024] = "";
     struct grade_mc_env e;
     char *first = NULL;
     size_t i, first_i = (size_t)-1;
@@ -1174,6 +1314,10 @@ static int grade_memcheck(struct grade_state *st)
     memset(&m, 0, sizeof(m));
     for (i = 0; i < st->r->ntests; i++)
         m.passed += st->ex->results[i].status == REPORT_OK;
+    if (st->mc_pid[0] > 0) {
+        st->mc_passed = m.passed;     /* grade_memcheck_join() records it */
+        return 0;
+    }
     if (!st->ctx->memcheck)
         grade_fmt(why, sizeof(why), "--no-memcheck");
     else if (st->ex->status != REPORT_EX_GRADED)
@@ -1186,34 +1330,16 @@ static int grade_memcheck(struct grade_state *st)
         m.reason = why;
         return report_set_memcheck(st->ex, &m, err);
     }
-    grade_progress(st, "the memory check (ASan, UBSan, LeakSanitizer)");
-    grade_build_spec(st, &spec, 0);
-    if (build_variant(&spec, BUILD_ASAN, &out) < 0)
+    rc = grade_mc_prepare(st, &e, why, sizeof(why));
+    if (rc < 0)
         return -1;
-    if (out.status != BUILD_OK) {
-        grade_fmt(why, sizeof(why), "the build with the sanitizers failed: %.300s",
-                  out.status == BUILD_REJECTED && out.reasons ? out.reasons : out.note);
-        build_out_clear(&out);
+    if (rc == 2)
+        return grade_internal(st, "memory check", why) < 0 ? -1 : 0;
+    if (rc == 1) {
         m.reason = why;
         return report_set_memcheck(st->ex, &m, err);
     }
-    build_out_clear(&out);
-    build_bindir(&spec, BUILD_ASAN, bindir, sizeof(bindir));
-    grade_build_spec(st, &spec, 1);
-    build_bindir(&spec, BUILD_TEST, refdir, sizeof(refdir));
-    memset(&e, 0, sizeof(e));
-    e.bindir = bindir;
-    e.refdir = refdir;
-    if (grade_share(st, why, sizeof(why)) < 0)
-        return grade_internal(st, "memory check", why) < 0 ? -1 : 0;
-    grade_fmt(e.lsan, sizeof(e.lsan), "LSAN_OPTIONS=suppressions=%s/lsan.supp", st->share);
-    snprintf(e.todo, sizeof(e.todo), "WB_TODO_FILES=");
-    for (i = 0; i < st->r->ntodo; i++)
-        snprintf(e.todo + strlen(e.todo), sizeof(e.todo) - strlen(e.todo), "%s%s", i ? " " : "",
-                 st->r->todo[i]);
-    if (grade_mc_fork(st, &e, m.passed))
-        return 0;
-    if (grade_memcheck_runs(st, &e, &m, &first, &first_i, why, sizeof(why), 0, 1) < 0) {
+    if (grade_memcheck_runs(st, &e, &m, &first, &first_i, why, sizeof(why), -1) < 0) {
         free(first);
         return -1;
     }
@@ -1226,13 +1352,18 @@ static int grade_memcheck(struct grade_state *st)
 /* Timing                                                              */
 /* ------------------------------------------------------------------ */
 
-/* Builds the submission's bench variant. 0: ready; 1: not (why). */
+/* Builds the submission's bench variant, once (grade_exercise_prepare_timing
+ * may have built it). 0: ready; 1: not (why); -1: out of memory. */
 static int grade_sub_bench(struct grade_state *st, char *why, size_t whylen)
 {
     struct build_spec spec;
     struct build_out out = { 0 };
     int rc;
 
+    if (st->bench_built) {
+        grade_fmt(why, whylen, "%s", st->bench_why);
+        return st->bench_built - 1;
+    }
     grade_build_spec(st, &spec, 0);
     if (build_variant(&spec, BUILD_BENCH, &out) < 0)
         return -1;
@@ -1246,6 +1377,8 @@ static int grade_sub_bench(struct grade_state *st, char *why, size_t whylen)
     if (rc && out.log[0])
         strncat(why, ")", whylen - strlen(why) - 1);
     build_out_clear(&out);
+    st->bench_built = rc + 1;
+    grade_fmt(st->bench_why, sizeof(st->bench_why), "%s", rc ? why : "");
     return rc;
 }
 
@@ -1500,6 +1633,7 @@ static int grade_steps(struct grade_state *st)
 
 static void grade_state_free(struct grade_state *st)
 {
+    grade_mc_close(st);
     for (unsigned part = 0; part < GRADE_MC_PARTS; part++)
         if (st->mc_pid[part] > 0) {     /* not joined: an error path */
             kill(st->mc_pid[part], SIGKILL);
@@ -1527,6 +1661,7 @@ int grade_exercise_begin(const struct grade_ctx *ctx, const struct rubric *r,
     st->ctx = ctx;
     st->r = r;
     st->ex = ex;
+    st->mc_fd = -1;
     if (report_exercise_init(ex, r, err) < 0)
         goto fail;
     st->listed = calloc(r->ntests, 1);
@@ -1551,6 +1686,28 @@ fail:
     return -1;
 }
 
+/* The exercise's budget runs again from what was left at the pause. */
+static void grade_resume(struct grade_state *st)
+{
+    if (st->deadline > 0 && st->paused_left < 1e8) {
+        st->deadline = build_now() + st->paused_left;
+        if (st->ctx->deadline > 0 && st->ctx->deadline < st->deadline)
+            st->deadline = st->ctx->deadline;
+    }
+}
+
+int grade_exercise_prepare_timing(struct grade_state *st)
+{
+    char why[TIMING_REASON_LEN];
+
+    if (st == NULL || !st->ran || !st->ctx->timing || st->r->timing == NULL ||
+        st->ex->status != REPORT_EX_GRADED || !report_all_passed(st->ex) ||
+        st->paused_left < 5)
+        return 0;
+    grade_resume(st);
+    return grade_sub_bench(st, why, sizeof(why)) < 0 ? -1 : 0;
+}
+
 int grade_exercise_join(struct grade_state *st)
 {
     return st == NULL ? 0 : grade_memcheck_join(st);
@@ -1564,11 +1721,7 @@ int grade_exercise_finish(struct grade_state *st)
         return 0;
     rc = grade_memcheck_join(st);
     if (rc >= 0 && st->ran) {
-        if (st->deadline > 0 && st->paused_left < 1e8) {
-            st->deadline = build_now() + st->paused_left;
-            if (st->ctx->deadline > 0 && st->ctx->deadline < st->deadline)
-                st->deadline = st->ctx->deadline;
-        }
+        grade_resume(st);
         rc = grade_timing(st);
     }
     grade_state_free(st);

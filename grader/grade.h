@@ -95,10 +95,14 @@ int grade_exercise(const struct grade_ctx *ctx, const struct rubric *r,
  * the timing.  They return -1 only when out of memory (then _begin has
  * freed its state and set *st to NULL; NULL makes the others do nothing).
  * The exercise's budget does not run between _begin and _finish.
+ * _prepare_timing, between _begin and _join, builds what the timing needs
+ * (the submission at -O2) while the memory check's workers end, so that
+ * the timing phase only measures; optional (_finish builds what is not).
  */
 struct grade_state;
 int grade_exercise_begin(const struct grade_ctx *ctx, const struct rubric *r,
                          struct report_exercise *ex, struct grade_state **st);
+int grade_exercise_prepare_timing(struct grade_state *st);
 int grade_exercise_join(struct grade_state *st);
 int grade_exercise_finish(struct grade_state *st);
 

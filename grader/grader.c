@@ -624,6 +624,9 @@ static int grader_grade_all(struct grader *g)
             rc = -1;
     }
     for (i = 0; i < g->count; i++)
+        if (grade_exercise_prepare_timing(st[i]) < 0)
+            rc = -1;
+    for (i = 0; i < g->count; i++)
         if (grade_exercise_join(st[i]) < 0)
             rc = -1;
     for (i = 0; i < g->count; i++)
