@@ -74,6 +74,7 @@ struct grade_state {
     int mc_passed;            /* tests they run again */
     char mc_result[2][PATH_MAX]; /* what each found (grade_mc_worker) */
     int mc_fd;                /* the workers' queue (grade_mc_post), or -1 */
+    int mc_build_pid;         /* the sanitizers' build, in the background, or 0 */
     int mc_tried;             /* grade_mc_start ran (whatever it did) */
     char mc_bindir[PATH_MAX]; /* the asan subjects */
     char mc_refdir[PATH_MAX]; /* the reference's test subjects */
@@ -223,6 +224,8 @@ static int grade_build_failed(struct grade_state *st, const struct build_out *b,
 
 /* Steps 2-3: 1 when the subjects are ready, 0 when the exercise is scored
  * already (ungradable, rejected, error), -1 when out of memory. */
+static void grade_mc_build_start(struct grade_state *st);
+
 static int grade_build(struct grade_state *st)
 {
     struct build_spec spec;
@@ -249,6 +252,8 @@ static int grade_build(struct grade_state *st)
     }
     if (build_prepare(&spec, &out) < 0)
         return -1;
+    if (out.status == BUILD_OK)
+        grade_mc_build_start(st);
     if (out.status == BUILD_OK && build_variant(&spec, BUILD_TEST, &out) < 0)
         return -1;
     rc = out.status == BUILD_OK ? 1 : grade_build_failed(st, &out, "test") < 0 ? -1 : 0;
@@ -1202,6 +1207,53 @@ static int grade_memcheck_join(struct grade_state *st)
 }
 
 /*
+ * The sanitizers' build of the student's code, in a child process while the
+ * tests' builds go on in this one (they use other folders): the memory
+ * check needs it at the first test that passes.  Nothing starts on one CPU
+ * (the builds would only take turns) or without the memory check.
+ */
+static void grade_mc_build_start(struct grade_state *st)
+{
+    struct build_spec spec;
+    struct build_out out = { 0 };
+    char err[RUNNER_ERR_LEN];
+    pid_t parent = getpid(), pid;
+
+    if (st->r->memcheck == NULL || !st->ctx->memcheck || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent ||
+            runner_init(err) < 0)
+            _exit(1);
+        grade_build_spec(st, &spec, 0);
+        _exit(build_variant(&spec, BUILD_ASAN, &out) == 0 && out.status == BUILD_OK ? 0 : 1);
+    }
+    if (pid > 0 && runner_spare(pid) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        pid = -1;
+    }
+    st->mc_build_pid = pid > 0 ? pid : 0;
+}
+
+static int grade_mc_wait(pid_t pid, double limit);
+
+/* Waits for the background build (if any); 1 when it built the subjects. */
+static int grade_mc_build_wait(struct grade_state *st)
+{
+    int ok;
+
+    if (st->mc_build_pid <= 0)
+        return 0;
+    ok = grade_mc_wait(st->mc_build_pid, build_now() + GRADE_BUILD_TIMEOUT_S + 30);
+    st->mc_build_pid = 0;
+    return ok;
+}
+
+/*
  * Builds the student's code with the sanitizers and fills e for the runs
  * (its folders are st's).  Returns 0, 1 when that build failed, 2 when the
  * grader could not prepare the check (why says why), -1 when out of memory.
@@ -1215,7 +1267,9 @@ static int grade_mc_prepare(struct grade_state *st, struct grade_mc_env *e, char
 
     grade_progress(st, "the memory check (ASan, UBSan, LeakSanitizer)");
     grade_build_spec(st, &spec, 0);
-    if (build_variant(&spec, BUILD_ASAN, &out) < 0)
+    /* Built in the background (grade_mc_build_start), or here: a failed
+     * build is made again here, for its messages. */
+    if (!grade_mc_build_wait(st) && build_variant(&spec, BUILD_ASAN, &out) < 0)
         return -1;
     if (out.status != BUILD_OK) {
         grade_fmt(why, whylen, "the build with the sanitizers failed: %.300s",
@@ -1327,6 +1381,7 @@ static int grade_memcheck(struct grade_state *st)
     else if (grade_left(st) < 5)
         grade_fmt(why, sizeof(why), "the grading budget ran out");
     if (why[0] != '\0') {
+        grade_mc_build_wait(st);    /* not needed: only reaped */
         m.reason = why;
         return report_set_memcheck(st->ex, &m, err);
     }
@@ -1634,6 +1689,11 @@ static int grade_steps(struct grade_state *st)
 static void grade_state_free(struct grade_state *st)
 {
     grade_mc_close(st);
+    if (st->mc_build_pid > 0) {         /* not waited for: an error path */
+        kill(st->mc_build_pid, SIGKILL);
+        waitpid(st->mc_build_pid, NULL, 0);
+        runner_unspare(st->mc_build_pid);
+    }
     for (unsigned part = 0; part < GRADE_MC_PARTS; part++)
         if (st->mc_pid[part] > 0) {     /* not joined: an error path */
             kill(st->mc_pid[part], SIGKILL);
