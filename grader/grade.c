@@ -74,7 +74,7 @@ struct grade_state {
     int mc_passed;            /* tests they run again */
     char mc_result[2][PATH_MAX]; /* what each found (grade_mc_worker) */
     int mc_fd;                /* the workers' queue (grade_mc_post), or -1 */
-    int mc_build_pid;         /* the sanitizers' build, in the background, or 0 */
+    int bg_pid[BUILD_NVARIANTS]; /* a variant's build in the background, or 0 */
     int mc_tried;             /* grade_mc_start ran (whatever it did) */
     char mc_bindir[PATH_MAX]; /* the asan subjects */
     char mc_refdir[PATH_MAX]; /* the reference's test subjects */
@@ -224,7 +224,7 @@ static int grade_build_failed(struct grade_state *st, const struct build_out *b,
 
 /* Steps 2-3: 1 when the subjects are ready, 0 when the exercise is scored
  * already (ungradable, rejected, error), -1 when out of memory. */
-static void grade_mc_build_start(struct grade_state *st);
+static void grade_bg_build(struct grade_state *st, enum build_variant v, int nice_inc);
 
 static int grade_build(struct grade_state *st)
 {
@@ -252,8 +252,13 @@ static int grade_build(struct grade_state *st)
     }
     if (build_prepare(&spec, &out) < 0)
         return -1;
-    if (out.status == BUILD_OK)
-        grade_mc_build_start(st);
+    if (out.status == BUILD_OK) {
+        if (st->r->memcheck != NULL && st->ctx->memcheck)
+            grade_bg_build(st, BUILD_ASAN, 0);
+        /* Needed only by the timing phase, much later: it yields. */
+        if (st->r->timing != NULL && st->ctx->timing)
+            grade_bg_build(st, BUILD_BENCH, 10);
+    }
     if (out.status == BUILD_OK && build_variant(&spec, BUILD_TEST, &out) < 0)
         return -1;
     rc = out.status == BUILD_OK ? 1 : grade_build_failed(st, &out, "test") < 0 ? -1 : 0;
@@ -1207,19 +1212,20 @@ static int grade_memcheck_join(struct grade_state *st)
 }
 
 /*
- * The sanitizers' build of the student's code, in a child process while the
- * tests' builds go on in this one (they use other folders): the memory
- * check needs it at the first test that passes.  Nothing starts on one CPU
- * (the builds would only take turns) or without the memory check.
+ * Variant v of the student's code built in a child process (niced by
+ * nice_inc) while this one goes on: the sanitizers' build, needed at the
+ * first test that passes, beside the tests' builds; the -O2 build of the
+ * timing.  They use folders of their own.  Nothing starts on one CPU (the
+ * builds would only take turns).  grade_bg_wait() collects it.
  */
-static void grade_mc_build_start(struct grade_state *st)
+static void grade_bg_build(struct grade_state *st, enum build_variant v, int nice_inc)
 {
     struct build_spec spec;
     struct build_out out = { 0 };
     char err[RUNNER_ERR_LEN];
     pid_t parent = getpid(), pid;
 
-    if (st->r->memcheck == NULL || !st->ctx->memcheck || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
         return;
     fflush(stdout);
     fflush(stderr);
@@ -1228,28 +1234,30 @@ static void grade_mc_build_start(struct grade_state *st)
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent ||
             runner_init(err) < 0)
             _exit(1);
+        if (nice_inc > 0 && nice(nice_inc) == -1)
+            errno = 0;      /* not niced: it only competes more */
         grade_build_spec(st, &spec, 0);
-        _exit(build_variant(&spec, BUILD_ASAN, &out) == 0 && out.status == BUILD_OK ? 0 : 1);
+        _exit(build_variant(&spec, v, &out) == 0 && out.status == BUILD_OK ? 0 : 1);
     }
     if (pid > 0 && runner_spare(pid) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         pid = -1;
     }
-    st->mc_build_pid = pid > 0 ? pid : 0;
+    st->bg_pid[v] = pid > 0 ? pid : 0;
 }
 
 static int grade_mc_wait(pid_t pid, double limit);
 
-/* Waits for the background build (if any); 1 when it built the subjects. */
-static int grade_mc_build_wait(struct grade_state *st)
+/* Waits for the background build of v (if any); 1 when it built it. */
+static int grade_bg_wait(struct grade_state *st, enum build_variant v)
 {
     int ok;
 
-    if (st->mc_build_pid <= 0)
+    if (st->bg_pid[v] <= 0)
         return 0;
-    ok = grade_mc_wait(st->mc_build_pid, build_now() + GRADE_BUILD_TIMEOUT_S + 30);
-    st->mc_build_pid = 0;
+    ok = grade_mc_wait(st->bg_pid[v], build_now() + GRADE_BUILD_TIMEOUT_S + 30);
+    st->bg_pid[v] = 0;
     return ok;
 }
 
@@ -1267,9 +1275,9 @@ static int grade_mc_prepare(struct grade_state *st, struct grade_mc_env *e, char
 
     grade_progress(st, "the memory check (ASan, UBSan, LeakSanitizer)");
     grade_build_spec(st, &spec, 0);
-    /* Built in the background (grade_mc_build_start), or here: a failed
+    /* Built in the background (grade_bg_build), or here: a failed
      * build is made again here, for its messages. */
-    if (!grade_mc_build_wait(st) && build_variant(&spec, BUILD_ASAN, &out) < 0)
+    if (!grade_bg_wait(st, BUILD_ASAN) && build_variant(&spec, BUILD_ASAN, &out) < 0)
         return -1;
     if (out.status != BUILD_OK) {
         grade_fmt(why, whylen, "the build with the sanitizers failed: %.300s",
@@ -1381,7 +1389,7 @@ static int grade_memcheck(struct grade_state *st)
     else if (grade_left(st) < 5)
         grade_fmt(why, sizeof(why), "the grading budget ran out");
     if (why[0] != '\0') {
-        grade_mc_build_wait(st);    /* not needed: only reaped */
+        grade_bg_wait(st, BUILD_ASAN);  /* not needed: only reaped */
         m.reason = why;
         return report_set_memcheck(st->ex, &m, err);
     }
@@ -1418,6 +1426,13 @@ static int grade_sub_bench(struct grade_state *st, char *why, size_t whylen)
     if (st->bench_built) {
         grade_fmt(why, whylen, "%s", st->bench_why);
         return st->bench_built - 1;
+    }
+    /* Built in the background (grade_bg_build), or here: a failed build
+     * is made again here, for its messages. */
+    if (grade_bg_wait(st, BUILD_BENCH)) {
+        st->bench_built = 1;
+        st->bench_why[0] = '\0';
+        return 0;
     }
     grade_build_spec(st, &spec, 0);
     if (build_variant(&spec, BUILD_BENCH, &out) < 0)
@@ -1689,11 +1704,12 @@ static int grade_steps(struct grade_state *st)
 static void grade_state_free(struct grade_state *st)
 {
     grade_mc_close(st);
-    if (st->mc_build_pid > 0) {         /* not waited for: an error path */
-        kill(st->mc_build_pid, SIGKILL);
-        waitpid(st->mc_build_pid, NULL, 0);
-        runner_unspare(st->mc_build_pid);
-    }
+    for (int v = 0; v < BUILD_NVARIANTS; v++)
+        if (st->bg_pid[v] > 0) {        /* not waited for */
+            kill(st->bg_pid[v], SIGKILL);
+            waitpid(st->bg_pid[v], NULL, 0);
+            runner_unspare(st->bg_pid[v]);
+        }
     for (unsigned part = 0; part < GRADE_MC_PARTS; part++)
         if (st->mc_pid[part] > 0) {     /* not joined: an error path */
             kill(st->mc_pid[part], SIGKILL);
