@@ -222,10 +222,10 @@ static int grade_build_failed(struct grade_state *st, const struct build_out *b,
     }
 }
 
-/* Steps 2-3: 1 when the subjects are ready, 0 when the exercise is scored
- * already (ungradable, rejected, error), -1 when out of memory. */
 static void grade_bg_build(struct grade_state *st, enum build_variant v, int nice_inc);
 
+/* Steps 2-3: 1 when the subjects are ready, 0 when the exercise is scored
+ * already (ungradable, rejected, error), -1 when out of memory. */
 static int grade_build(struct grade_state *st)
 {
     struct build_spec spec;
