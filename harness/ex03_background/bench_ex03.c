@@ -56,9 +56,9 @@
 /* A pair of servers keeps, for its whole life, a cost that differs from its
  * twin's by up to 15 % (identical binaries measured 0.89-1.17 over 31
  * rounds of one pair): the rounds are spread over fresh pairs, so that the
- * median ratio mixes several (the rubric's 23 rounds: 4 pairs, as 31 rounds
- * in pairs of 8 had, for three quarters of the bursts). */
-#define ROUNDS_PER_PAIR 6
+ * median ratio mixes several (the rubric's 19 rounds: 4 pairs, as 31 rounds
+ * in pairs of 8 had). */
+#define ROUNDS_PER_PAIR 5
 #define KEY_PREFIX "user-created-"
 
 /* One server under test and its peers. */
