@@ -1754,7 +1754,7 @@ static double server_cpu_ms(void)
 
 Test(ex03_loop, async_answers_promptly_while_cpu_runs)
 {
-    const double cpu_ms = 400, wait_ms = 50;
+    const double cpu_ms = 400, wait_ms = 100;
     struct tc_response cpu, quick;
     struct tc_response *both[2] = { &cpu, &quick };
     double cpu0, cpu1;
@@ -1765,19 +1765,19 @@ Test(ex03_loop, async_answers_promptly_while_cpu_runs)
     /* Both in flight together: whichever the server reads first, a loop
      * blocked by the computation delays the other one by about 400 ms. */
     tc_start(client, "GET", "/cpu?ms=400", NULL, 0, &cpu);
-    tc_start(client, "GET", "/async?ms=50", NULL, 0, &quick);
-    cr_assert(tc_wait(base, both, 2, SCALED(5000)), "/cpu?ms=400 and /async?ms=50 did not both "
+    tc_start(client, "GET", "/async?ms=100", NULL, 0, &quick);
+    cr_assert(tc_wait(base, both, 2, SCALED(5000)), "/cpu?ms=400 and /async?ms=100 did not both "
               "answer within 5 s" HINT_CPU "%s", server_gone());
     cpu1 = server_cpu_ms();
-    cr_assert_eq(quick.status, 200, "GET /async?ms=50: expected 200, got %d" HINT_ASYNC "%s",
+    cr_assert_eq(quick.status, 200, "GET /async?ms=100: expected 200, got %d" HINT_ASYNC "%s",
                  quick.status, quick.status ? "" : server_gone());
     cr_assert_eq(cpu.status, 200, "GET /cpu?ms=400: expected 200, got %d (%s)" HINT_CPU "%s",
                  cpu.status, cpu.body ? cpu.body : "no body", cpu.status ? "" : server_gone());
     double q = quick.end_ms - quick.start_ms;
-    cr_assert_lt(q, 2 * wait_ms, "while /cpu?ms=400 was computing, /async?ms=50 took %.1f ms; "
+    cr_assert_lt(q, 2 * wait_ms, "while /cpu?ms=400 was computing, /async?ms=100 took %.1f ms; "
                  "expected under %.0f ms: run the computation on a worker thread so the loop "
                  "stays free" HINT_CPU, q, 2 * wait_ms);
-    cr_assert_gt(cpu.end_ms, quick.end_ms, "/cpu?ms=400 answered before /async?ms=50: the "
+    cr_assert_gt(cpu.end_ms, quick.end_ms, "/cpu?ms=400 answered before /async?ms=100: the "
                  "computation should run beside the loop, not before it" HINT_CPU);
     json_t *j = parse_body(&cpu, "GET /cpu");
     json_t *rounds = json_object_get(j, "rounds");
