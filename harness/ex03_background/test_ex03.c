@@ -1833,6 +1833,11 @@ Test(ex03_loop, stopping_answers_waiting_requests)
               "/cpu?ms=5000 running: keep the loop free (the computation on a worker thread) "
               "so that it sees the signal, and let the worker stop early (ex03_cpu_burn() "
               "checks p->stop)" HINT_CPU "%s", STOP_GRACE_MS, judge_output(server));
+    /* Before the answers: a server that crashed while stopping sent none. */
+    judge_stop(server, STOP_GRACE_MS, "ex03-server, stopped with /cpu?ms=5000 running",
+               " (a worker still running when ex03_server_free() frees its job writes to "
+               "freed memory: set p->thread_started = 1 once pthread_create() has succeeded, "
+               "so that ex03_pending_free() stops and joins it first)" HINT_CPU);
     cr_assert(tc_wait(base, both, 2, SCALED(1000)), "after SIGTERM (ex03_server_free()) the "
               "waiting requests got no answer");
     cr_assert_eq(slow.status, 503, "a waiting /async should get 503 when the server stops; got "

@@ -204,13 +204,14 @@ int ex03_db_end_turn(struct ex03_db *db)
     if (db->in_request)
         step_done(db, db->st[ST_ROLLBACK_TO]);
     rc = step_done(db, db->st[ST_COMMIT]);
-    if (rc != EX03_DB_OK) {
-        step_done(db, db->st[ST_ROLLBACK]);
-        if (!sqlite3_get_autocommit(db->conn))
-            return EX03_DB_ERROR;          /* still open: try again next turn */
-    }
     db->turn_open = 0;
-    return rc == EX03_DB_OK ? EX03_DB_OK : EX03_DB_ERROR;
+    if (rc == EX03_DB_OK)
+        return EX03_DB_OK;
+    /* SQLite may have rolled back already (then ROLLBACK would replace the
+     * COMMIT's message, which ex03_db_errmsg() gives). */
+    if (!sqlite3_get_autocommit(db->conn) && step_done(db, db->st[ST_ROLLBACK]) != EX03_DB_OK)
+        db->turn_open = 1;                 /* still open: the next turn retries */
+    return EX03_DB_ERROR;
 }
 
 int ex03_db_begin(struct ex03_db *db)
