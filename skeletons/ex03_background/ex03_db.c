@@ -31,9 +31,6 @@ static const char schema_sql[] =
     "  delivered_at TEXT);"
     "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(id) WHERE delivered_at IS NULL;";
 
-/* Times are written by now_utc() below and bound, not computed by SQLite:
- * one clock read per row instead of SQLite's date functions. */
-
 /* The prepared statements, in the order of their SQL below. */
 enum stmt_id {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
@@ -252,12 +249,13 @@ int ex03_db_rollback(struct ex03_db *db)
     return EX03_DB_OK;
 }
 
-/* The time now, UTC, as "YYYY-MM-DDTHH:MM:SS.sssZ" (24 bytes and the NUL). */
+/* The time now, UTC, as "YYYY-MM-DDTHH:MM:SS.sssZ" (24 bytes and the NUL).
+ * Rows get their times from here, bound as parameters: one clock read per
+ * row, cheaper than SQLite's strftime() and INSERT ... RETURNING. */
 static void now_utc(char out[32])
 {
     struct timespec ts;
     struct tm tm;
-
     size_t n;
 
     clock_gettime(CLOCK_REALTIME, &ts);

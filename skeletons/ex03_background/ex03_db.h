@@ -99,7 +99,7 @@ int ex03_db_end_turn(struct ex03_db *db);
 
 /*
  * Inserts a user (name and email as given: validate them first) and fills
- * *out with the new row (its id and created_at come from the database).
+ * *out with the new row (its id from the database, created_at the time now).
  * EX03_DB_OK, EX03_DB_CONFLICT when the email exists (any case), or
  * EX03_DB_ERROR.  Call it inside a transaction when more rows must go with
  * it.

@@ -141,8 +141,9 @@ void ex03_pending_free(struct ex03_pending *p);
 
 /*
  * The CPU-heavy work of /cpu (worker): hashes rounds of 4 KiB for `ms`
- * milliseconds of wall time, or until *stop is set, and fills p->rounds,
- * p->worked_ms and p->digest.  Touches nothing but p's /cpu fields.
+ * milliseconds of wall time, or until *stop is set (seen within about
+ * 25 ms), and fills p->rounds (as it goes), p->worked_ms and p->digest.
+ * Touches nothing but p's /cpu fields.
  */
 void ex03_cpu_burn(struct ex03_pending *p);
 
