@@ -56,6 +56,8 @@ struct ex03_pending {
                                          joins the thread */
     atomic_int stop;                  /* set when the server stops: the
                                          worker should return early */
+    atomic_int burning;               /* given: 1 while ex03_cpu_burn() runs
+                                         on this job (do not touch) */
     /* Written by the worker before it hands the job back, read by the loop
      * thread after (the hand-off orders the two). */
     unsigned long long rounds;
@@ -136,14 +138,17 @@ struct ex03_pending *ex03_pending_new(struct ex03_server *s, struct evhttp_reque
 
 /* Unlinks p and frees it: tells its worker to stop and joins it (if
  * thread_started), frees p->ev.  Does NOT answer p->req: answer first.
- * Loop thread only; never from the worker.  NULL is a no-op. */
+ * Loop thread only; never from the worker.  NULL is a no-op.  A job whose
+ * worker is still inside ex03_cpu_burn() while thread_started is 0 cannot
+ * be freed safely (the worker would write to freed memory): the program
+ * then says so on stderr and aborts. */
 void ex03_pending_free(struct ex03_pending *p);
 
 /*
  * The CPU-heavy work of /cpu (worker): hashes rounds of 4 KiB for `ms`
  * milliseconds of wall time, or until *stop is set (seen within about
- * 25 ms), and fills p->rounds (as it goes), p->worked_ms and p->digest.
- * Touches nothing but p's /cpu fields.
+ * 25 ms), and fills p->rounds (as it goes), p->worked_ms and p->digest;
+ * p->burning is 1 while it runs.  Touches nothing but p's /cpu fields.
  */
 void ex03_cpu_burn(struct ex03_pending *p);
 

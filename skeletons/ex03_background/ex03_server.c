@@ -35,6 +35,7 @@ struct ex03_pending *ex03_pending_new(struct ex03_server *s, struct evhttp_reque
     p->ms = ms;
     p->start_ms = ex03_now_ms();
     atomic_init(&p->stop, 0);
+    atomic_init(&p->burning, 0);
     TAILQ_INSERT_TAIL(&s->pending, p, link);
     return p;
 }
@@ -43,6 +44,15 @@ void ex03_pending_free(struct ex03_pending *p)
 {
     if (p == NULL)
         return;
+    if (!p->thread_started && atomic_load(&p->burning)) {
+        /* Freeing it would leave the worker writing to freed memory, a
+         * crash later or never: stop here, and say why. */
+        fprintf(stderr, "ex03-server: a /cpu job is being freed while its worker thread "
+                "is still inside ex03_cpu_burn(), and its thread_started is 0: set "
+                "p->thread_started = 1 once pthread_create() has succeeded, so that "
+                "ex03_pending_free() stops and joins the worker first; aborting\n");
+        abort();
+    }
     if (p->thread_started) {
         atomic_store(&p->stop, 1);
         pthread_join(p->thread, NULL);
@@ -73,9 +83,11 @@ void ex03_cpu_burn(struct ex03_pending *p)
     unsigned long long rounds = 0;
 
     /* The clock is read every 64 rounds (about 0.1 ms), the stop flag every
-     * 16384 (about 25 ms: a stopping server waits that long at most): a job
-     * freed under its running worker (thread_started never set) is then
-     * still written to here, and the memory check sees it. */
+     * 16384 (about 25 ms: a stopping server waits that long at most).
+     * `burning` lets ex03_pending_free() see a job freed under its running
+     * worker (thread_started never set) every time, not only when the
+     * worker's writes to freed memory happen to be seen. */
+    atomic_store(&p->burning, 1);
     do {
         for (int i = 0; i < 512; i++)          /* 4 KiB of 64-bit words */
             h = mix64(h + (uint64_t)i);
@@ -90,6 +102,7 @@ void ex03_cpu_burn(struct ex03_pending *p)
     p->rounds = rounds;
     p->worked_ms = ex03_now_ms() - t0;
     snprintf(p->digest, sizeof(p->digest), "%016llx", (unsigned long long)h);
+    atomic_store(&p->burning, 0);
 }
 
 struct ex03_delivery *ex03_delivery_new(struct ex03_server *s, int64_t outbox_id,
