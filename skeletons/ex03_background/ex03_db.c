@@ -254,13 +254,25 @@ int ex03_db_rollback(struct ex03_db *db)
  * row, cheaper than SQLite's strftime() and INSERT ... RETURNING. */
 static void now_utc(char out[32])
 {
+    static time_t last_sec = -1;
+    static char last[24];                    /* "YYYY-MM-DDTHH:MM:SS" of last_sec */
     struct timespec ts;
     struct tm tm;
-    size_t n;
+    int ms;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+    if (ts.tv_sec != last_sec) {
+        strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
+        last_sec = ts.tv_sec;
+    }
+    ms = (int)(ts.tv_nsec / 1000000) % 1000;
+    memcpy(out, last, 19);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)

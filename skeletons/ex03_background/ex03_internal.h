@@ -11,6 +11,10 @@
  *                          the functions at the end of this header.
  *
  * Everything here runs on the loop thread, except what is marked "worker".
+ * The given code writes the replies answered in a loop turn itself, after
+ * the turn's COMMIT (ex03_server.c, turn_end_cb()), and uses the close
+ * callback of the clients' connections for that: do not set one
+ * (evhttp_connection_set_closecb()) on a connection evhttp gave you.
  */
 #ifndef EX03_INTERNAL_H
 #define EX03_INTERNAL_H
@@ -121,8 +125,12 @@ struct ex03_server {
     unsigned char *conn_busy;               /* conn_busy[i]: conns[i] has a
                                                request in flight */
 
-    struct event *turn_end;                 /* runs ex03_db_end_turn() once
-                                               a loop turn has written (given) */
+    struct event *turn_end;                 /* at the end of a loop turn that
+                                               has written or answered:
+                                               ex03_db_end_turn(), then the
+                                               turn's messages go out (given) */
+    struct evhttp_connection **answered;    /* the turn's answered clients */
+    unsigned nanswered, answered_cap;       /* (given) */
 
     struct ex03_delivery_list deliveries;   /* every delivery not yet done */
     struct ex03_delivery_list ready;        /* READY ones, oldest first */
