@@ -380,8 +380,15 @@ static void turn_end_cb(evutil_socket_t fd, short what, void *arg)
                 "stopping at once\n", ex03_db_errmsg(s->db));
         _exit(1);
     }
-    /* The replies (those answered in this turn: a handler run from here
-     * could add more, to be sent after the next commit) ... */
+    /* The notifications first: the receiver then answers while the clients
+     * read their replies, and its answers are in by the next turn (sent
+     * after the replies, they came a turn late, and the deliveries fell
+     * behind the requests).  Nothing sent here runs a handler at once:
+     * evhttp reads what follows on a connection in a later callback. */
+    for (unsigned i = 0; i < s->nconns; i++)
+        send_now(s->conns[i]);
+    /* Then the replies (those answered in this turn; any answered from
+     * here go after the next commit). */
     unsigned n = s->nanswered;
     for (unsigned i = 0; i < n; i++) {
         struct evhttp_connection *evcon = s->answered[i];
@@ -394,9 +401,6 @@ static void turn_end_cb(evutil_socket_t fd, short what, void *arg)
     if (s->nanswered > n)
         memmove(s->answered, s->answered + n, (s->nanswered - n) * sizeof(*s->answered));
     s->nanswered -= n;
-    /* ... and the notifications. */
-    for (unsigned i = 0; i < s->nconns; i++)
-        send_now(s->conns[i]);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
