@@ -351,13 +351,13 @@ static void send_at_turn_end(struct ex03_server *s, struct evhttp_connection *ev
  * request or response is read). */
 static void send_now(struct evhttp_connection *evcon)
 {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-    struct evbuffer *out = bufferevent_get_output(bev);
-    evutil_socket_t fd = bufferevent_getfd(bev);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct evbuffer *out = bev ? bufferevent_get_output(bev) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     int n;
 
     if (fd < 0 || evbuffer_get_length(out) == 0)
-        return;
+        return;                       /* none, not connected, or nothing */
     evbuffer_unfreeze(out, 1);        /* a socket bufferevent keeps its output
                                          buffer's start frozen between writes */
     n = evbuffer_write(out, fd);
