@@ -251,28 +251,22 @@ int ex03_db_rollback(struct ex03_db *db)
 
 /* The time now, UTC, as "YYYY-MM-DDTHH:MM:SS.sssZ" (24 bytes and the NUL).
  * Rows get their times from here, bound as parameters: one clock read per
- * row, cheaper than SQLite's strftime() and INSERT ... RETURNING. */
+ * row, cheaper than SQLite's strftime() and INSERT ... RETURNING.  The
+ * date and time of day are formatted once per second (loop thread only:
+ * the database is never used from another thread). */
 static void now_utc(char out[32])
 {
     static time_t last_sec = -1;
     static char last[24];                    /* "YYYY-MM-DDTHH:MM:SS" of last_sec */
     struct timespec ts;
     struct tm tm;
-    int ms;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     if (ts.tv_sec != last_sec) {
         strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
         last_sec = ts.tv_sec;
     }
-    ms = (int)(ts.tv_nsec / 1000000) % 1000;
-    memcpy(out, last, 19);
-    out[19] = '.';
-    out[20] = (char)('0' + ms / 100);
-    out[21] = (char)('0' + ms / 10 % 10);
-    out[22] = (char)('0' + ms % 10);
-    out[23] = 'Z';
-    out[24] = '\0';
+    snprintf(out, 32, "%s.%03dZ", last, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
